@@ -1,0 +1,95 @@
+"""Builds the Bolt AsyncApp: verification by Bolt, one log line per request, handlers per kind."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.services import Services
+
+log = logging.getLogger("consultbot.requests")
+
+SORRY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
+
+
+def describe_request(body: dict[str, Any]) -> tuple[str, str]:
+    """(kind, id) of a Slack request for the log line.
+
+    Never the user's text, answers or user id: anonymous consultations must not be traceable
+    through the logs either.
+    """
+    kind = body.get("type") or ("slash_command" if "command" in body else "unknown")
+    if kind == "slash_command":
+        words = str(body.get("text", "")).split()
+        return kind, f"{body.get('command')} {words[0] if words else 'help'}"
+    if kind == "block_actions":
+        actions = body.get("actions") or [{}]
+        return kind, str(actions[0].get("action_id"))
+    if kind in ("view_submission", "view_closed"):
+        return kind, str((body.get("view") or {}).get("callback_id"))
+    if kind == "event_callback":
+        return kind, str((body.get("event") or {}).get("type"))
+    return str(kind), ""
+
+
+def build_app(services: Services, *, signing_secret: str, token: str) -> AsyncApp:
+    app = AsyncApp(
+        client=services.client,
+        token=token,
+        signing_secret=signing_secret,
+        # auth.test is called on the first request, not at import, so the app starts offline.
+        token_verification_enabled=False,
+    )
+
+    @app.middleware
+    async def log_request(
+        body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse | None]]
+    ) -> BoltResponse | None:
+        started = time.perf_counter()
+        kind, ident = describe_request(body)
+        outcome = "ok"
+        try:
+            return await next()
+        except Exception:
+            outcome = "error"
+            raise
+        finally:
+            log.info(
+                json.dumps(
+                    {
+                        "kind": kind,
+                        "id": ident,
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "outcome": outcome,
+                    }
+                )
+            )
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        # Never a 5xx to Slack (it would retry); the user gets a plain apology instead.
+        log.exception("listener failed: %s", type(error).__name__, exc_info=error)
+        if body.get("type") == "view_submission":
+            return BoltResponse(status=200, body="")
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", "text": SORRY}),
+            headers={"content-type": "application/json"},
+        )
+
+    from handlers import register_all
+
+    register_all(app, services)
+    return app
+
+
+async def dispatch(app: AsyncApp, body: str, headers: dict[str, str]) -> BoltResponse:
+    """Hand one raw HTTP request to Bolt (verification included)."""
+    return await app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))

@@ -1,0 +1,214 @@
+"""`consultbot` command line (DESIGN §7). Exit codes: 0 ok, 1 user error (one line), 2 usage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.consultations import ConsultationError, add_consultation, list_consultations
+from bot.directory import load_directory
+from bot.formats import FileFormatError, load_consultation_file, load_directory_file
+from bot.settings import MissingSetting, Settings
+from bot.timefmt import human_deadline
+from storage.db import Database
+
+app = typer.Typer(
+    name="consultbot",
+    help="Run consultations in Slack and draft the formal response.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+directory_app = typer.Typer(help="Networks, regions, leads and staff.", no_args_is_help=True)
+consultation_app = typer.Typer(help="Define and manage consultations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(directory_app, name="directory")
+app.add_typer(consultation_app, name="consultation")
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    """Shown as one line on stderr, exit code 1."""
+
+
+def fail(message: str) -> None:
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except FileFormatError as exc:
+        # One line per problem, all of them, so a user fixes the file in one go.
+        errors.print(f"[red]error:[/red] {exc.source} has {len(exc.problems)} problem(s):")
+        for problem in exc.problems:
+            errors.print(f"  {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (UserError, ConsultationError, MissingSetting) as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+async def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
+    from bot.runtime import prepare_database
+
+    db = Database(settings().database_url)
+    try:
+        await prepare_database(db)
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+# --- db ---
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    from storage.migrate import current_revision, upgrade
+
+    async def work() -> Any:
+        db = Database(settings().database_url)
+        try:
+            await upgrade(db)
+            return await current_revision(db)
+        finally:
+            await db.dispose()
+
+    revision = run_async(work)
+    console.print(f"Database is at revision {revision}.")
+
+
+# --- directory ---
+
+
+@directory_app.command("load")
+def directory_load(
+    file: Annotated[Path, typer.Argument(help="Directory YAML (DESIGN §6).")],
+) -> None:
+    """Load or refresh networks, regions, leads, staff and member profiles."""
+    directory = run_async(lambda: _parse(lambda: load_directory_file(file)))
+    result = run_async(lambda: _with_db(lambda db: load_directory(db, directory)))
+    console.print(
+        f"Loaded {result.networks} networks, {result.regions} regions, {result.leads} leads, "
+        f"{result.staff} staff and {result.members} member profiles."
+    )
+
+
+async def _parse(parse: Callable[[], T]) -> T:
+    return parse()
+
+
+# --- consultation ---
+
+
+@consultation_app.command("add")
+def consultation_add(
+    file: Annotated[Path, typer.Argument(help="Consultation YAML (DESIGN §5).")],
+) -> None:
+    """Add a consultation from a file (nothing is stored if the file has problems)."""
+    spec = run_async(lambda: _parse(lambda: load_consultation_file(file)))
+    config = settings()
+    consultation = run_async(
+        lambda: _with_db(lambda db: add_consultation(db, spec, default_timezone=config.timezone))
+    )
+    console.print(
+        f"Added [bold]{consultation.id}[/bold] with {len(spec.questions)} questions; "
+        f"deadline {human_deadline(consultation.deadline, consultation.timezone)}."
+    )
+
+
+@consultation_app.command("list")
+def consultation_list() -> None:
+    """List consultations with status, deadline and respondents."""
+    items = run_async(lambda: _with_db(list_consultations))
+    if not items:
+        console.print("No consultations yet. Add one with: consultbot consultation add FILE")
+        return
+    table = Table("id", "title", "status", "deadline", "questions", "respondents")
+    for item in items:
+        c = item.consultation
+        table.add_row(
+            c.id,
+            c.title,
+            c.status,
+            human_deadline(c.deadline, c.timezone),
+            str(item.question_count),
+            str(item.respondents),
+        )
+    console.print(table)
+
+
+# --- run ---
+
+
+@app.command("run")
+def run(
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve HTTP instead of Socket Mode.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="HTTP port.")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="HTTP bind address.")] = "0.0.0.0",
+) -> None:
+    """Run the bot (Socket Mode, or HTTP serving POST /slack/events and GET /healthz)."""
+    from bot.runtime import Runtime
+
+    config = settings()
+    try:
+        config.require_for_run(http=http)
+    except MissingSetting as exc:
+        fail(str(exc))
+    _configure_logging()
+
+    async def serve() -> None:
+        runtime = Runtime(config)
+        try:
+            if http:
+                server = await runtime.start_http(host=host, port=port)
+                logging.getLogger("consultbot").info("serving on %s", server.url)
+                await asyncio.Event().wait()
+            else:
+                await runtime.run_socket_mode()
+        finally:
+            await runtime.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # slack_sdk logs request bodies at DEBUG; keep it above that so tokens and answers stay out.
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
+    logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""The consultation file (DESIGN §5) and the directory file (DESIGN §6), parsed with pydantic.
+
+Every problem is reported as `field.path: what is wrong`, all at once, and nothing is stored
+unless the whole file is valid.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+STANCES: list[tuple[str, str]] = [
+    ("strongly_agree", "Strongly agree"),
+    ("agree", "Agree"),
+    ("undecided", "Undecided"),
+    ("disagree", "Disagree"),
+    ("strongly_disagree", "Strongly disagree"),
+]
+STANCE_LABELS = dict(STANCES)
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+USER_ID = r"^[UW][A-Z0-9]{2,}$"
+CHANNEL_ID = r"^[CG][A-Z0-9]{2,}$"
+PATTERN_HINTS = {
+    SLUG: "must be a lowercase id of letters, digits, '-' or '_' (like integrating-care)",
+    USER_ID: "must be a Slack user id (like U01ABC2DEF)",
+    CHANNEL_ID: "must be a Slack channel id (like C01ICSNET)",
+}
+OFFSET = re.compile(r"^(\d+)\s*([smhd])$")
+OFFSET_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+# Slack's limits for the modal that holds every question (100 blocks, 10 radio options, ...).
+MAX_QUESTIONS = 25
+MAX_OPTIONS = 10
+MAX_OPTION_LABEL = 75
+MAX_QUESTION_TEXT = 2000
+
+
+class FileFormatError(Exception):
+    """A file with problems; `problems` holds one `path: message` line each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug or "option"
+
+
+def parse_offset(label: str) -> timedelta:
+    match = OFFSET.match(label.strip())
+    if not match:
+        raise ValueError(f"'{label}' is not a duration like 7d, 2d, 4h, 30m or 45s")
+    return timedelta(**{OFFSET_UNITS[match.group(2)]: int(match.group(1))})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- consultation file -----------------------------------------------------------------------
+
+
+class OptionSpec(_Strict):
+    value: Annotated[str, Field(min_length=1, max_length=150)]
+    label: Annotated[str, Field(min_length=1, max_length=MAX_OPTION_LABEL)]
+
+
+class QuestionSpec(_Strict):
+    id: Annotated[str, Field(pattern=SLUG, max_length=100)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_TEXT)]
+    kind: Literal["stance", "single_choice", "multi_choice", "free_text"]
+    comment: Literal["optional", "required", "none"] = "optional"
+    options: list[OptionSpec] = Field(default_factory=list)
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_from_text(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [
+            {"value": slugify(item), "label": item} if isinstance(item, str) else item
+            for item in value
+        ]
+
+    @model_validator(mode="after")
+    def _options_fit_kind(self) -> QuestionSpec:
+        if self.kind in ("single_choice", "multi_choice"):
+            if len(self.options) < 2:
+                raise ValueError(f"a {self.kind} question needs at least two options")
+            if len(self.options) > MAX_OPTIONS:
+                raise ValueError(f"at most {MAX_OPTIONS} options fit in Slack")
+            values = [option.value for option in self.options]
+            duplicates = sorted({v for v in values if values.count(v) > 1})
+            if duplicates:
+                raise ValueError(f"option values must be unique; repeated: {', '.join(duplicates)}")
+        elif self.options:
+            raise ValueError(f"a {self.kind} question takes no options")
+        if self.kind == "free_text" and self.comment == "none":
+            raise ValueError(
+                "a free_text question is answered by its comment; comment cannot be none"
+            )
+        return self
+
+    @property
+    def choices(self) -> list[tuple[str, str]]:
+        """(value, label) pairs the member chooses from."""
+        if self.kind == "stance":
+            return list(STANCES)
+        return [(option.value, option.label) for option in self.options]
+
+
+class ConsultationFile(_Strict):
+    id: Annotated[str, Field(pattern=SLUG, max_length=100)]
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    summary: str = ""
+    source_url: Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000)] | None = None
+    deadline: datetime
+    timezone: str | None = None
+    anonymous: bool = False
+    networks: list[Annotated[str, Field(pattern=SLUG)]] | None = None
+    reminders: list[str] = Field(default_factory=list)
+    questions: Annotated[list[QuestionSpec], Field(min_length=1, max_length=MAX_QUESTIONS)]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            _zone(value)
+        return value
+
+    @field_validator("reminders")
+    @classmethod
+    def _valid_offsets(cls, value: list[str]) -> list[str]:
+        for label in value:
+            parse_offset(str(label))
+        return [str(label).strip() for label in value]
+
+    @field_validator("questions")
+    @classmethod
+    def _unique_questions(cls, value: list[QuestionSpec]) -> list[QuestionSpec]:
+        ids = [q.id for q in value]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"question ids must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+    def deadline_utc(self, default_timezone: str) -> datetime:
+        """The deadline as an aware UTC instant; a deadline without offset is in `timezone`."""
+        deadline = self.deadline
+        if deadline.tzinfo is None:
+            deadline = deadline.replace(tzinfo=_zone(self.timezone or default_timezone))
+        return deadline.astimezone(UTC)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone '{name}' (use an IANA name like Europe/London)"
+        ) from exc
+
+
+# --- directory file --------------------------------------------------------------------------
+
+
+class RegionSpec(_Strict):
+    id: Annotated[str, Field(pattern=SLUG, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    leads: list[Annotated[str, Field(pattern=USER_ID)]] = Field(default_factory=list)
+
+
+class NetworkSpec(_Strict):
+    id: Annotated[str, Field(pattern=SLUG, max_length=100)]
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    channel: Annotated[str, Field(pattern=CHANNEL_ID)]
+
+
+class MemberSpec(_Strict):
+    region: str | None = None
+    organisation: Annotated[str, Field(max_length=300)] | None = None
+
+
+class DirectoryFile(_Strict):
+    staff: list[Annotated[str, Field(pattern=USER_ID)]] = Field(default_factory=list)
+    regions: list[RegionSpec] = Field(default_factory=list)
+    networks: Annotated[list[NetworkSpec], Field(min_length=1)]
+    members: dict[Annotated[str, Field(pattern=USER_ID)], MemberSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references(self) -> DirectoryFile:
+        problems: list[str] = []
+        for field, ids in (
+            ("regions", [r.id for r in self.regions]),
+            ("networks", [n.id for n in self.networks]),
+        ):
+            repeated = sorted({i for i in ids if ids.count(i) > 1})
+            if repeated:
+                problems.append(f"{field}: ids must be unique; repeated: {', '.join(repeated)}")
+        region_ids = {r.id for r in self.regions}
+        for user, member in self.members.items():
+            if member.region is not None and member.region not in region_ids:
+                problems.append(f"members.{user}.region: unknown region '{member.region}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps, so deadlines keep the offset (or lack of it) written."""
+
+
+_PlainLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(file)"
+
+
+def _problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(p for p in item["loc"] if p not in ("function-after", "function-before"))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "string_pattern_mismatch":
+            message = PATTERN_HINTS.get(item["ctx"]["pattern"], message)
+        elif item["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif item["type"] == "missing":
+            message = "is required"
+        for part in message.split("; "):
+            if ": " in part and part.split(": ", 1)[0].replace(".", "").isidentifier():
+                problems.append(part if not loc else f"{_path(loc)}.{part}")
+            else:
+                problems.append(f"{_path(loc)}: {part}")
+    return problems
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    try:
+        data = yaml.load(text, Loader=_PlainLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        raise FileFormatError(source, [f"{where}: not valid YAML: {problem}"]) from exc
+    if not isinstance(data, dict):
+        raise FileFormatError(source, ["(file): expected a mapping of fields"])
+    return data
+
+
+def parse_consultation(text: str, source: str = "consultation") -> ConsultationFile:
+    data = _read_yaml(text, source)
+    try:
+        return ConsultationFile.model_validate(data)
+    except ValidationError as exc:
+        raise FileFormatError(source, _problems(exc)) from exc
+
+
+def parse_directory(text: str, source: str = "directory") -> DirectoryFile:
+    data = _read_yaml(text, source)
+    try:
+        return DirectoryFile.model_validate(data)
+    except ValidationError as exc:
+        raise FileFormatError(source, _problems(exc)) from exc
+
+
+def load_consultation_file(path: str | Path) -> ConsultationFile:
+    return parse_consultation(_read(path), str(path))
+
+
+def load_directory_file(path: str | Path) -> DirectoryFile:
+    return parse_directory(_read(path), str(path))
+
+
+def _read(path: str | Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise FileFormatError(str(path), [f"(file): cannot read it ({exc.strerror})"]) from exc

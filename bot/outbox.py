@@ -1,0 +1,422 @@
+"""The durable outbox: every outgoing Slack message is written here first, then delivered once.
+
+A row is claimed with a conditional UPDATE (status and lease in the WHERE clause), so two workers
+or two replicas on one PostgreSQL never send the same row. A worker that dies mid-send leaves a
+row in `sending` whose lease expires; the next worker re-checks the channel's history for the
+row's message metadata before sending again, so a crash after Slack accepted a post does not
+duplicate it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import random
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.db import Database
+from storage.models import OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "consultbot_outbox"
+# Errors that will not go away by trying again: report them and move on.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "account_inactive",
+        "user_not_found",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "message_not_found",
+        "cant_update_message",
+        "restricted_action",
+        "cannot_dm_bot",
+        "user_disabled",
+        "invalid_auth",
+        "not_authed",
+        "missing_scope",
+        "channel_is_archived",
+    }
+)
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    total: int
+    sent: int
+    failed: int
+    failures: list[tuple[str, str]]  # (channel, error)
+
+    @property
+    def done(self) -> bool:
+        return self.sent + self.failed >= self.total
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    dedup_key: str,
+    method: str,
+    channel: str,
+    payload: dict[str, Any],
+    depends_on_id: int | None = None,
+    consultation_id: str | None = None,
+    batch: str | None = None,
+    available_at: datetime | None = None,
+) -> OutboxMessage:
+    """Write a call to the outbox in the caller's transaction; the same dedup_key is written once.
+
+    Returns the existing row when the key was already written (a retry or a double click).
+    """
+    existing = (
+        await session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+    ).first()
+    if existing is not None:
+        return existing
+    row = OutboxMessage(
+        dedup_key=dedup_key,
+        method=method,
+        channel=channel,
+        payload=payload,
+        depends_on_id=depends_on_id,
+        consultation_id=consultation_id,
+        batch=batch,
+        available_at=available_at or utcnow(),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        # Another request wrote the same key between our SELECT and INSERT.
+        return (
+            await session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
+        ).one()
+    return row
+
+
+async def batch_progress(db: Database, batch: str) -> BatchProgress:
+    async with db.session() as session:
+        rows = (
+            await session.exec(
+                select(OutboxMessage.channel, OutboxMessage.status, OutboxMessage.error).where(
+                    OutboxMessage.batch == batch
+                )
+            )
+        ).all()
+    failures = [
+        (channel, error or "unknown") for channel, status, error in rows if status == "failed"
+    ]
+    return BatchProgress(
+        total=len(rows),
+        sent=sum(1 for _, status, _ in rows if status == "sent"),
+        failed=len(failures),
+        failures=failures,
+    )
+
+
+async def backlog(db: Database, consultation_id: str | None = None) -> dict[str, int]:
+    """How many rows wait in each state (for `/consult status` and health)."""
+    async with db.session() as session:
+        query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        if consultation_id is not None:
+            query = query.where(OutboxMessage.consultation_id == consultation_id)
+        return dict((await session.exec(query)).all())
+
+
+class OutboxWorker:
+    """Claims due rows and delivers them, paced per channel, with retries and backoff."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: AsyncWebClient,
+        *,
+        lease: timedelta = timedelta(seconds=60),
+        per_channel_interval: float = 1.0,
+        concurrency: int = 8,
+        claim_size: int = 50,
+        poll_interval: float = 0.5,
+        worker_id: str | None = None,
+    ) -> None:
+        self.db = db
+        self.client = client
+        self.lease = lease
+        self.per_channel_interval = per_channel_interval
+        self.claim_size = claim_size
+        self.poll_interval = poll_interval
+        self.worker_id = worker_id or _worker_name()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._next_slot: dict[str, float] = {}
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.last_tick: datetime | None = None
+
+    # --- lifecycle ---
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-worker")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    def wake(self) -> None:
+        """Deliver now rather than at the next poll (called after enqueueing)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sent = await self.drain_once()
+            except Exception:  # a database outage must not kill the worker
+                log.exception("outbox: delivery round failed; retrying")
+                sent = 0
+            self.last_tick = utcnow()
+            if sent == 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    # --- claiming ---
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = utcnow()
+        due = or_(
+            and_(col(OutboxMessage.status) == "pending", col(OutboxMessage.available_at) <= now),
+            and_(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now),
+        )
+        async with self.db.session() as session:
+            candidates = (
+                await session.exec(
+                    select(OutboxMessage.id)
+                    .where(due)
+                    .order_by(col(OutboxMessage.id))
+                    .limit(self.claim_size)
+                )
+            ).all()
+        claimed: list[OutboxMessage] = []
+        for row_id in candidates:
+            async with self.db.session() as session:
+                result = await session.exec(  # type: ignore[call-overload]
+                    update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == row_id, due)
+                    .values(
+                        status="sending",
+                        lease_until=now + self.lease,
+                        claimed_by=self.worker_id,
+                        attempts=OutboxMessage.attempts + 1,
+                    )
+                )
+                if result.rowcount != 1:
+                    continue  # another worker won it
+                claimed.append(await session.get(OutboxMessage, row_id))  # type: ignore[arg-type]
+        return claimed
+
+    async def drain_once(self) -> int:
+        """Claim what is due and deliver it; returns how many rows reached a final state."""
+        rows = await self._claim()
+        if not rows:
+            return 0
+        by_channel: dict[str, list[OutboxMessage]] = {}
+        for row in rows:
+            by_channel.setdefault(row.channel, []).append(row)
+        results = await asyncio.gather(
+            *(self._deliver_channel(channel_rows) for channel_rows in by_channel.values())
+        )
+        return sum(results)
+
+    async def _deliver_channel(self, rows: Sequence[OutboxMessage]) -> int:
+        done = 0
+        for row in rows:
+            async with self._slots:
+                done += await self._deliver(row)
+        return done
+
+    async def _pace(self, channel: str) -> None:
+        """About one message per second per channel, as Slack asks."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot.get(channel, 0.0))
+        self._next_slot[channel] = slot + self.per_channel_interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    # --- delivery ---
+
+    async def _deliver(self, row: OutboxMessage) -> int:
+        dependency = None
+        if row.depends_on_id is not None:
+            async with self.db.session() as session:
+                dependency = await session.get(OutboxMessage, row.depends_on_id)
+            if dependency is None or dependency.status == "failed":
+                await self._finish(row, status="failed", error="depends_on_failed")
+                return 1
+            if dependency.status != "sent":
+                await self._release(row, delay=1.0, count_attempt=False)
+                return 0
+        try:
+            if row.attempts > 1 and row.method == "chat.postMessage":
+                found = await self._already_posted(row, dependency)
+                if found is not None:
+                    await self._finish(row, status="sent", ts=found[0], channel=found[1])
+                    return 1
+            if row.method in ("chat.postMessage", "chat.update"):
+                await self._pace(row.channel)
+            ts, channel = await self._call(row, dependency)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            status = exc.response.status_code if exc.response is not None else 0
+            if status == 429 or error == "ratelimited":
+                retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+                self._next_slot[row.channel] = asyncio.get_running_loop().time() + retry_after
+                await self._release(row, delay=retry_after, count_attempt=False)
+                return 0
+            if error in PERMANENT_ERRORS or (status < 500 and error is not None):
+                log.warning(
+                    "outbox: %s to %s failed permanently: %s", row.method, row.channel, error
+                )
+                await self._finish(row, status="failed", error=error)
+                return 1
+            return await self._retry_later(row, f"http {status}: {error}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return await self._retry_later(row, f"{type(exc).__name__}: {exc}")
+        await self._finish(row, status="sent", ts=ts, channel=channel)
+        return 1
+
+    async def _retry_later(self, row: OutboxMessage, error: str) -> int:
+        if row.attempts >= MAX_ATTEMPTS:
+            await self._finish(row, status="failed", error=f"gave up after {row.attempts}: {error}")
+            return 1
+        delay = min(2 ** (row.attempts - 1), 60) * (0.75 + random.random() / 2)
+        await self._release(row, delay=delay, count_attempt=True, error=error)
+        return 0
+
+    def _payload(self, row: OutboxMessage, dependency: OutboxMessage | None) -> dict[str, Any]:
+        payload = dict(row.payload)
+        if dependency is not None:
+            payload["channel"] = dependency.result_channel or payload.get("channel")
+            if row.method == "chat.update":
+                payload["ts"] = dependency.result_ts
+            elif row.method == "chat.postMessage":
+                payload["thread_ts"] = dependency.result_ts
+        if row.method == "chat.postMessage":
+            payload["metadata"] = {
+                "event_type": METADATA_EVENT,
+                "event_payload": {"outbox_id": row.id},
+            }
+        return payload
+
+    async def _call(
+        self, row: OutboxMessage, dependency: OutboxMessage | None
+    ) -> tuple[str | None, str | None]:
+        payload = self._payload(row, dependency)
+        if row.method == "files.upload_v2":
+            content = base64.b64decode(payload.pop("content_b64"))
+            response = await self.client.files_upload_v2(content=content, **payload)
+            return None, payload.get("channel")
+        response = await self.client.api_call(row.method, json=payload)
+        return response.get("ts") or response.get("message_ts"), response.get("channel")
+
+    async def _already_posted(
+        self, row: OutboxMessage, dependency: OutboxMessage | None
+    ) -> tuple[str, str] | None:
+        """After a crash mid-send, find the message Slack may already have accepted."""
+        channel = dependency.result_channel if dependency else row.channel
+        if channel is None:
+            return None
+        if channel.startswith(("U", "W")):
+            opened = await self.client.conversations_open(users=channel)
+            channel = opened["channel"]["id"]
+        kwargs: dict[str, Any] = {"channel": channel, "limit": 100, "include_all_metadata": True}
+        if dependency is not None and dependency.result_ts:
+            history = await self.client.conversations_replies(ts=dependency.result_ts, **kwargs)
+        else:
+            oldest = (row.created_at - timedelta(minutes=1)).timestamp()
+            history = await self.client.conversations_history(oldest=f"{oldest:.6f}", **kwargs)
+        for message in history.get("messages", []):
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and metadata.get("event_payload", {}).get("outbox_id") == row.id
+            ):
+                return message["ts"], channel
+        return None
+
+    async def _release(
+        self, row: OutboxMessage, *, delay: float, count_attempt: bool, error: str | None = None
+    ) -> None:
+        values: dict[str, Any] = {
+            "status": "pending",
+            "lease_until": None,
+            "available_at": utcnow() + timedelta(seconds=delay),
+        }
+        if not count_attempt:
+            values["attempts"] = OutboxMessage.attempts - 1
+        if error is not None:
+            values["error"] = error
+        await self._update(row, values)
+
+    async def _finish(
+        self,
+        row: OutboxMessage,
+        *,
+        status: str,
+        ts: str | None = None,
+        channel: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "lease_until": None, "error": error}
+        if status == "sent":
+            values.update(result_ts=ts, result_channel=channel or row.channel, sent_at=utcnow())
+        await self._update(row, values)
+
+    async def _update(self, row: OutboxMessage, values: dict[str, Any]) -> None:
+        # Retried, because losing the "sent" mark would mean a duplicate after the lease.
+        for attempt in range(5):
+            try:
+                async with self.db.session() as session:
+                    await session.exec(  # type: ignore[call-overload]
+                        update(OutboxMessage)
+                        .where(
+                            col(OutboxMessage.id) == row.id,
+                            col(OutboxMessage.claimed_by) == self.worker_id,
+                        )
+                        .values(**values)
+                    )
+                return
+            except Exception:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)

@@ -1,0 +1,96 @@
+"""Who may do what (DESIGN §8). Every permission check in consultbot goes through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sqlmodel import select
+
+from storage.db import Database
+from storage.models import RegionLead, StaffMember
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    LEAD = "lead"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True)
+class Actor:
+    user_id: str
+    is_staff: bool = False
+    lead_regions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def role(self) -> Role:
+        if self.is_staff:
+            return Role.STAFF
+        if self.lead_regions:
+            return Role.LEAD
+        return Role.MEMBER
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOW = Decision(True)
+
+# The slash-command actions and the roles allowed to run them (DESIGN §8).
+COMMAND_ROLES: dict[str, frozenset[Role]] = {
+    "help": frozenset(Role),
+    "list": frozenset(Role),
+    "new": frozenset({Role.STAFF}),
+    "launch": frozenset({Role.STAFF}),
+    "status": frozenset({Role.STAFF, Role.LEAD}),
+    "remind": frozenset({Role.STAFF, Role.LEAD}),
+    "summary": frozenset({Role.STAFF, Role.LEAD}),
+    "export": frozenset({Role.STAFF}),
+    "close": frozenset({Role.STAFF}),
+    "extend": frozenset({Role.STAFF}),
+}
+# Actions that are not slash commands but need the same checks (buttons, CLI-equivalents).
+ACTION_ROLES: dict[str, frozenset[Role]] = {
+    **COMMAND_ROLES,
+    "view_counts": frozenset({Role.STAFF}),
+}
+
+_ROLE_NAMES = {Role.STAFF: "policy staff", Role.LEAD: "regional leads", Role.MEMBER: "members"}
+
+
+async def resolve_actor(db: Database, user_id: str) -> Actor:
+    async with db.session() as session:
+        staff = await session.get(StaffMember, user_id)
+        regions = (
+            await session.exec(select(RegionLead.region_id).where(RegionLead.user_id == user_id))
+        ).all()
+    return Actor(user_id=user_id, is_staff=staff is not None, lead_regions=frozenset(regions))
+
+
+def authorize(actor: Actor, action: str, *, region: str | None = None) -> Decision:
+    """May `actor` do `action` (optionally scoped to `region`)? Refusals carry a one-line reason."""
+    roles = ACTION_ROLES.get(action)
+    if roles is None:
+        return Decision(False, f"`{action}` is not something consultbot can do.")
+    if actor.role not in roles:
+        who = " and ".join(_ROLE_NAMES[r] for r in Role if r in roles)
+        return Decision(False, f"Only {who} can use `{action}`.")
+    if region is not None and actor.role is Role.LEAD and region not in actor.lead_regions:
+        return Decision(False, f"You lead {', '.join(sorted(actor.lead_regions))}, not `{region}`.")
+    return ALLOW
+
+
+def regions_in_scope(actor: Actor, requested: str | None) -> frozenset[str] | None:
+    """The regions a lead may see: the requested one or all of theirs; None means no limit."""
+    if actor.role is Role.STAFF:
+        return None if requested is None else frozenset({requested})
+    if requested is not None:
+        return frozenset({requested}) & actor.lead_regions
+    return actor.lead_regions

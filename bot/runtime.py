@@ -1,0 +1,104 @@
+"""Starting and stopping one consultbot process: database, outbox worker, ticker, Slack app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.anonymity import ensure_anon_secret
+from bot.app import build_app
+from bot.directory import load_directory
+from bot.formats import load_directory_file
+from bot.outbox import OutboxWorker
+from bot.scheduling import make_scheduler, run_ticks
+from bot.server import HttpServer, make_web_app
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack_client import make_client
+from storage.db import Database
+from storage.migrate import current_revision, head_revision, upgrade
+
+log = logging.getLogger(__name__)
+
+
+async def prepare_database(db: Database) -> None:
+    """Apply migrations when the schema is behind (an empty database included)."""
+    if await current_revision(db) != head_revision():
+        await upgrade(db)
+
+
+@dataclass
+class RuntimeOptions:
+    tick_seconds: float = 5.0
+    per_channel_interval: float = 1.0
+    start_scheduler: bool = True
+    start_outbox: bool = True
+    load_directory: bool = True
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs. `start_http()` for HTTP mode, `run_socket_mode()` otherwise."""
+
+    settings: Settings
+    options: RuntimeOptions = field(default_factory=RuntimeOptions)
+    services: Services | None = None
+    app: AsyncApp | None = None
+    server: HttpServer | None = None
+
+    async def start(self) -> Services:
+        settings = self.settings
+        db = Database(settings.database_url)
+        await prepare_database(db)
+        if self.options.load_directory and settings.directory_path:
+            await load_directory(db, load_directory_file(settings.directory_path))
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        client = make_client(token, settings.slack_api_url)
+        outbox = OutboxWorker(db, client, per_channel_interval=self.options.per_channel_interval)
+        services = Services(settings=settings, db=db, client=client, outbox=outbox)
+        services.extras["anon_secret"] = await ensure_anon_secret(db, settings)
+        secret = (
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else ""
+        )
+        self.app = build_app(services, signing_secret=secret, token=token)
+        if self.options.start_outbox:
+            outbox.start()
+        if self.options.start_scheduler:
+            scheduler = make_scheduler(services, interval_seconds=self.options.tick_seconds)
+            scheduler.start()
+            services.extras["scheduler"] = scheduler
+            # Whatever fell due while we were down is handled now, not a tick later.
+            asyncio.get_running_loop().create_task(run_ticks(services))
+        self.services = services
+        return services
+
+    async def start_http(self, host: str = "0.0.0.0", port: int = 3000) -> HttpServer:
+        services = self.services or await self.start()
+        assert self.app is not None
+        self.server = HttpServer(make_web_app(self.app, services), host=host, port=port)
+        await self.server.start()
+        return self.server
+
+    async def run_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        if self.services is None:
+            await self.start()
+        assert self.app is not None and self.settings.slack_app_token is not None
+        handler = AsyncSocketModeHandler(self.app, self.settings.slack_app_token.get_secret_value())
+        await handler.start_async()
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+        if self.services is not None:
+            scheduler = self.services.extras.get("scheduler")
+            if scheduler is not None and scheduler.running:
+                scheduler.shutdown(wait=False)
+            await self.services.outbox.stop()
+            await self.services.db.dispose()

@@ -1,0 +1,90 @@
+"""HTTP mode: `POST /slack/events` for Slack, `GET /healthz` for load balancers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.outbox import backlog
+from bot.services import Services
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger with 413.
+
+
+async def health(services: Services) -> tuple[bool, dict[str, Any]]:
+    report: dict[str, Any] = {}
+    healthy = True
+    try:
+        await services.db.ping()
+        report["database"] = "ok"
+        report["outbox"] = await backlog(services.db)
+    except Exception as exc:
+        healthy = False
+        report["database"] = f"unavailable: {type(exc).__name__}"
+    scheduler = services.extras.get("scheduler")
+    if scheduler is not None:
+        running = bool(getattr(scheduler, "running", False))
+        report["scheduler"] = "running" if running else "stopped"
+        healthy = healthy and running
+    last = services.outbox.last_tick
+    report["outbox_worker"] = (
+        f"last round {(utcnow() - last).total_seconds():.1f}s ago" if last else "not started"
+    )
+    return healthy, report
+
+
+def make_web_app(app: AsyncApp, services: Services) -> web.Application:
+    async def slack_events(request: web.Request) -> web.Response:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except UnicodeDecodeError:
+            return web.json_response({"error": "body is not UTF-8"}, status=400)
+        response = await app.async_dispatch(bolt_request)
+        return await to_aiohttp_response(response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        healthy, report = await health(services)
+        return web.json_response(
+            {"status": "ok" if healthy else "unhealthy", **report}, status=200 if healthy else 503
+        )
+
+    web_app = web.Application(client_max_size=MAX_BODY)
+    web_app.router.add_post("/slack/events", slack_events)
+    web_app.router.add_get("/healthz", healthz)
+    return web_app
+
+
+class HttpServer:
+    """The aiohttp server on a host/port (port 0 picks a free one, for tests and the demo)."""
+
+    def __init__(self, web_app: web.Application, host: str = "0.0.0.0", port: int = 3000) -> None:
+        self.web_app = web_app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if server is not None and self.port == 0:
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,22 @@
+"""The services one running consultbot shares: settings, database, Slack client, outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.outbox import OutboxWorker
+from bot.settings import Settings
+from storage.db import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    client: AsyncWebClient
+    outbox: OutboxWorker
+    # Filled by the runtime: e.g. the scheduler, for health checks.
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,13 @@
+"""Thin Slack listeners, registered per kind: parse the payload, check permission, ack, call bot/."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.services import Services
+
+
+def register_all(app: AsyncApp, services: Services) -> None:
+    from handlers import commands
+
+    commands.register(app, services)

@@ -1,0 +1,104 @@
+"""`/consult <subcommand> ...`: parse, check permission (bot.permissions), hand to a subcommand."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.blocks.common import ephemeral_text
+from bot.permissions import COMMAND_ROLES, Actor, authorize, resolve_actor
+from bot.services import Services
+from bot.slack_text import escape
+
+
+@dataclass
+class CommandContext:
+    services: Services
+    actor: Actor
+    args: list[str]
+    body: dict[str, Any]
+    ack: AsyncAck
+    respond: AsyncRespond
+    acked: bool = field(default=False)
+
+    @property
+    def channel_id(self) -> str | None:
+        return self.body.get("channel_id")
+
+    @property
+    def trigger_id(self) -> str | None:
+        return self.body.get("trigger_id")
+
+    async def reply(
+        self, text: str, blocks: list[dict[str, Any]] | None = None, *, replace: bool = False
+    ) -> None:
+        """Answer the user privately: in the ack while we can, then through response_url."""
+        if not self.acked:
+            self.acked = True
+            await self.ack(response_type="ephemeral", text=text, blocks=blocks)
+        else:
+            await self.respond(
+                response_type="ephemeral", text=text, blocks=blocks, replace_original=replace
+            )
+
+    async def ack_quietly(self, text: str = "Working on it…") -> None:
+        """Ack within Slack's 3 seconds before slow work; later replies go via response_url."""
+        if not self.acked:
+            self.acked = True
+            await self.ack(response_type="ephemeral", text=text)
+
+
+Subcommand = Callable[[CommandContext], Awaitable[None]]
+SUBCOMMANDS: dict[str, Subcommand] = {}
+USAGE: dict[str, str] = {}
+
+
+def subcommand(name: str, usage: str) -> Callable[[Subcommand], Subcommand]:
+    def register(func: Subcommand) -> Subcommand:
+        SUBCOMMANDS[name] = func
+        USAGE[name] = usage
+        return func
+
+    return register
+
+
+def parse(text: str) -> list[str]:
+    try:
+        return shlex.split(text or "")
+    except ValueError:  # an unbalanced quote: fall back to plain words
+        return (text or "").split()
+
+
+async def dispatch(
+    services: Services, body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond
+) -> None:
+    words = parse(body.get("text", ""))
+    name = words[0].lower() if words else "help"
+    user_id = body.get("user_id") or ""
+    actor = await resolve_actor(services.db, user_id)
+    handler = SUBCOMMANDS.get(name)
+    if handler is None or name not in COMMAND_ROLES:
+        known = ", ".join(f"`{n}`" for n in SUBCOMMANDS)
+        text = f"I don't know `{escape(name)}`. Try one of: {known}."
+        await ack(response_type="ephemeral", text=text, blocks=ephemeral_text(text))
+        return
+    decision = authorize(actor, name)
+    if not decision:
+        await ack(
+            response_type="ephemeral", text=decision.reason, blocks=ephemeral_text(decision.reason)
+        )
+        return
+    await handler(CommandContext(services, actor, words[1:], body, ack, respond))
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    # Subcommand modules register themselves on import.
+    from handlers.commands import general  # noqa: F401
+
+    @app.command("/consult")
+    async def consult(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await dispatch(services, body, ack, respond)

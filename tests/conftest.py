@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh database per test on SQLite and (when TEST_DATABASE_URL is set)
+PostgreSQL, and a running consultbot in HTTP mode against the sandbox Slack."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from storage.db import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+PG_SKIP_REASON = (
+    "TEST_DATABASE_URL is not set; set it to a PostgreSQL URL such as "
+    "postgresql+asyncpg://postgres@127.0.0.1:5432/test to run the PostgreSQL half"
+)
+
+
+def _pg_admin_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return None
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    return url
+
+
+async def _pg_execute(url: str, sql: str) -> None:
+    import asyncpg
+
+    parsed = make_url(url)
+    conn = await asyncpg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        database=parsed.database or "postgres",
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL of an empty database of each kind, dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'consultbot.db'}"
+        return
+    admin = _pg_admin_url()
+    if admin is None:
+        pytest.skip(PG_SKIP_REASON)
+    name = f"cbtest_{uuid.uuid4().hex[:12]}"
+    await _pg_execute(admin, f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await _pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database."""
+    from bot.runtime import prepare_database
+
+    database = Database(database_url)
+    await prepare_database(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
