@@ -44,7 +44,7 @@ AGAINST = frozenset({"disagree", "strongly_disagree"})
 COMMENT_RATE = 0.70
 #: how often a respondent repeats their overall leaning on another stance question
 ANCHOR_STICKINESS = 0.65
-QUOTE_CONSENTS: tuple[str, ...] = ("named", "anonymous", "no")
+QUOTE_CONSENTS: tuple[QuoteConsent, ...] = ("named", "anonymous", "no")
 _QUOTE_CONSENT_CUM = tuple(accumulate((0.45, 0.40, 0.15)))
 
 
@@ -705,7 +705,9 @@ def _option_label(value: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _choice_comment(openings: Sequence[str], value: str, stance: str, theme: str, rng) -> str:
+def _choice_comment(
+    openings: Sequence[str], value: str, stance: str, theme: str, rng: random.Random
+) -> str:
     parts = [_pick(openings, rng).replace("{o}", _option_label(value))]
     parts.extend(_theme_sentences(stance, theme, rng))
     return " ".join(parts)
@@ -725,45 +727,41 @@ _RANK_WEIGHTS = (1.0, 0.55, 0.3, 0.2, 0.15, 0.1, 0.08, 0.06)
 
 
 @lru_cache(maxsize=4096)
-def _choice_table(persona_name: str, question_id: str, options: tuple[str, ...]):
+def _choice_table(
+    persona_name: str, question_id: str, options: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """Stable per persona and question: options in this persona's order of preference."""
     order = list(options)
     random.Random(f"{persona_name}:{question_id}").shuffle(order)
     weights = [_RANK_WEIGHTS[min(i, len(_RANK_WEIGHTS) - 1)] for i in range(len(order))]
-    return tuple(order), tuple(accumulate(weights)), tuple(weights)
+    return tuple(order), tuple(accumulate(weights))
 
 
 def _pick_option(persona: Persona, question: QuestionSpec, rng: random.Random) -> str:
     options = question.options
     if rng.random() < 0.2:  # some respondents go against their persona
         return _pick(options, rng)
-    order, cum, _ = _choice_table(persona.name, question.id, tuple(options))
+    order, cum = _choice_table(persona.name, question.id, tuple(options))
     return order[bisect(cum, rng.random() * cum[-1])]
 
 
 def _pick_options(persona: Persona, question: QuestionSpec, rng: random.Random) -> list[str]:
+    """One to three distinct options, weighted by the persona's preferences.
+
+    The first is the respondent's top priority; the rest follow in the file's order.
+    """
     options = question.options
     roll = rng.random()
     k = min(len(options), 1 if roll < 0.3 else 2 if roll < 0.75 else 3)
-    order, _, weights = _choice_table(persona.name, question.id, tuple(options))
-    pool = list(zip(order, weights, strict=True))
+    order, cum = _choice_table(persona.name, question.id, tuple(options))
+    total = cum[-1]
     chosen: list[str] = []
-    for _ in range(k):
-        total = sum(w for _, w in pool)
-        target = rng.random() * total
-        for i, (value, weight) in enumerate(pool):
-            target -= weight
-            if target < 0 or i == len(pool) - 1:
-                chosen.append(value)
-                del pool[i]
-                break
-    # the first chosen is the respondent's top priority; report in the file's order
-    chosen_set = set(chosen)
-    ordered = [v for v in options if v in chosen_set]
-    if ordered and ordered[0] != chosen[0]:
-        ordered.remove(chosen[0])
-        ordered.insert(0, chosen[0])
-    return ordered
+    while len(chosen) < k:  # rejection = weighted sampling without replacement
+        value = order[bisect(cum, rng.random() * total)]
+        if value not in chosen:
+            chosen.append(value)
+    rest = chosen[1:]
+    return [chosen[0], *(v for v in options if v in rest)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -820,7 +818,7 @@ def simulate_answer(
     raise ValueError(f"unknown question kind {kind!r}")
 
 
-def _draw_consent(rng: random.Random) -> str:
+def _draw_consent(rng: random.Random) -> QuoteConsent:
     return QUOTE_CONSENTS[bisect(_QUOTE_CONSENT_CUM, rng.random() * _QUOTE_CONSENT_CUM[-1])]
 
 
@@ -834,7 +832,7 @@ def simulate_respondent(
     answers = {
         q.id: simulate_answer(q, persona, rng, anchor=anchor, theme=theme) for q in questions
     }
-    return SimulatedResponse(member_id, answers, _draw_consent(rng))  # type: ignore[arg-type]
+    return SimulatedResponse(member_id, answers, _draw_consent(rng))
 
 
 def simulate_responses(
@@ -847,7 +845,7 @@ def simulate_responses(
     """Responses of the members who respond (about ``response_rate`` of them), by member id.
 
     Each member's answers depend only on the seed and their id, so adding members does not
-    change anyone else's. The awkward comments (see the module docstring) are planted once each
+    change anyone else's (apart from where the awkward comments land). The awkward comments (see the module docstring) are planted once each
     when there are enough comments to plant them in.
     """
     questions = list(questions)
