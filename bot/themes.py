@@ -64,6 +64,7 @@ DOMAIN_STOP_WORDS: Final[frozenset[str]] = frozenset(
 MAX_QUOTE_CHARS: Final = 300
 _MIN_WORDS: Final = 3
 _BIGRAM_BOOST: Final = 1.5
+_VOCAB_SAMPLE: Final = 5000
 _WORD_RE: Final = re.compile(r"[A-Za-z][A-Za-z'-]+")
 _TOKEN_RE: Final = re.compile(r"[a-z]+")
 
@@ -169,23 +170,33 @@ def _analyser(stop_words: frozenset[str]) -> Callable[[str], list[str]]:
 
 
 def _vectorise(
-    texts: list[str], stop_words: frozenset[str]
+    texts: list[str], stop_words: frozenset[str], seed: int
 ) -> tuple[sparse.csr_matrix | None, np.ndarray]:
-    """TF-IDF over words and adjacent word pairs; very common terms are dropped if possible."""
+    """TF-IDF over words and adjacent word pairs; very common terms are dropped if possible.
+
+    Building the vocabulary is the slowest step on big inputs, so it is learnt from a seeded
+    sample of at most ``_VOCAB_SAMPLE`` comments and then applied to all of them.
+    """
     analyse = _analyser(stop_words)
+    if len(texts) > _VOCAB_SAMPLE:
+        rows = np.random.default_rng(seed).choice(len(texts), size=_VOCAB_SAMPLE, replace=False)
+        fit_texts = [texts[i] for i in np.sort(rows)]
+    else:
+        fit_texts = texts
     # Terms in most comments say nothing about which theme a comment belongs to, but when the
     # corpus is uniform (everyone said the same thing) they are all there is, so retry without.
     for max_df in (0.8, 1.0) if len(texts) >= 10 else (1.0,):
         vectorizer = TfidfVectorizer(
             analyzer=analyse,
             sublinear_tf=True,
-            min_df=_min_df(len(texts)),
+            min_df=_min_df(len(fit_texts)),
             max_df=max_df,
             max_features=20_000,
             dtype=np.float32,
         )
         try:
-            matrix = sparse.csr_matrix(vectorizer.fit_transform(texts))
+            vectorizer.fit(fit_texts)
+            matrix = sparse.csr_matrix(vectorizer.transform(texts))
         except ValueError:  # nothing left after pruning
             continue
         return matrix, vectorizer.get_feature_names_out()
@@ -198,7 +209,7 @@ def _choose_k(points: np.ndarray, k_max: int, seed: int) -> KMeans:
     n = points.shape[0]
     n_distinct = len(np.unique(points.round(6), axis=0))
     for k in range(2, min(k_max, n - 1, n_distinct) + 1):
-        model = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(points)
+        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(points)
         labels = model.labels_
         if len(np.unique(labels)) < 2:
             continue
@@ -268,7 +279,7 @@ def extract_themes(
     texts = [_clean(c.text) for c in usable]
 
     stop_words = frozenset(ENGLISH_STOP_WORDS | {w.lower() for w in extra_stop_words})
-    tfidf, vocabulary = _vectorise(texts, stop_words)
+    tfidf, vocabulary = _vectorise(texts, stop_words, seed)
     if tfidf is None:  # every word was a stop word
         return []
 
