@@ -39,13 +39,10 @@ def describe_request(body: dict[str, Any]) -> tuple[str, str]:
     return str(kind), ""
 
 
-def build_app(services: Services, *, signing_secret: str, token: str) -> AsyncApp:
+def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
     app = AsyncApp(
         client=services.client,
-        token=token,
         signing_secret=signing_secret,
-        # auth.test is called on the first request, not at import, so the app starts offline.
-        token_verification_enabled=False,
     )
 
     @app.middleware

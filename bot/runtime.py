@@ -59,13 +59,13 @@ class Runtime:
         client = make_client(token, settings.slack_api_url)
         outbox = OutboxWorker(db, client, per_channel_interval=self.options.per_channel_interval)
         services = Services(settings=settings, db=db, client=client, outbox=outbox)
-        services.extras["anon_secret"] = await ensure_anon_secret(db, settings)
+        services.anon_secret = await ensure_anon_secret(db, settings)
         secret = (
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
             else ""
         )
-        self.app = build_app(services, signing_secret=secret, token=token)
+        self.app = build_app(services, signing_secret=secret)
         if self.options.start_outbox:
             outbox.start()
         if self.options.start_scheduler:
@@ -80,7 +80,11 @@ class Runtime:
     async def start_http(self, host: str = "0.0.0.0", port: int = 3000) -> HttpServer:
         services = self.services or await self.start()
         assert self.app is not None
-        self.server = HttpServer(make_web_app(self.app, services), host=host, port=port)
+        secret = self.settings.slack_signing_secret
+        web_app = make_web_app(
+            self.app, services, signing_secret=secret.get_secret_value() if secret else ""
+        )
+        self.server = HttpServer(web_app, host=host, port=port)
         await self.server.start()
         return self.server
 

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bot.outbox import backlog
 from bot.services import Services
@@ -40,12 +41,21 @@ async def health(services: Services) -> tuple[bool, dict[str, Any]]:
     return healthy, report
 
 
-def make_web_app(app: AsyncApp, services: Services) -> web.Application:
+def make_web_app(app: AsyncApp, services: Services, *, signing_secret: str) -> web.Application:
+    # Verified before parsing: Bolt parses the body first and would fail on garbage with a 500.
+    verifier = SignatureVerifier(signing_secret)
+
     async def slack_events(request: web.Request) -> web.Response:
         try:
-            bolt_request = await to_bolt_request(request)
+            raw = (await request.read()).decode("utf-8")
         except UnicodeDecodeError:
             return web.json_response({"error": "body is not UTF-8"}, status=400)
+        if not verifier.is_valid_request(raw, dict(request.headers)):
+            return web.json_response({"error": "invalid signature or stale timestamp"}, status=401)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, KeyError, TypeError):  # undecodable text, broken JSON, odd shapes
+            return web.json_response({"error": "malformed request body"}, status=400)
         response = await app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 

@@ -18,5 +18,7 @@ class Services:
     db: Database
     client: AsyncWebClient
     outbox: OutboxWorker
+    # The pseudonymisation key: kept out of repr so it never reaches a log or traceback.
+    anon_secret: str = field(default="", repr=False)
     # Filled by the runtime: e.g. the scheduler, for health checks.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -80,8 +80,7 @@ async def dispatch(
     name = words[0].lower() if words else "help"
     user_id = body.get("user_id") or ""
     actor = await resolve_actor(services.db, user_id)
-    handler = SUBCOMMANDS.get(name)
-    if handler is None or name not in COMMAND_ROLES:
+    if name not in COMMAND_ROLES:
         known = ", ".join(f"`{n}`" for n in SUBCOMMANDS)
         text = f"I don't know `{escape(name)}`. Try one of: {known}."
         await ack(response_type="ephemeral", text=text, blocks=ephemeral_text(text))
@@ -92,6 +91,7 @@ async def dispatch(
             response_type="ephemeral", text=decision.reason, blocks=ephemeral_text(decision.reason)
         )
         return
+    handler = SUBCOMMANDS[name]
     await handler(CommandContext(services, actor, words[1:], body, ack, respond))
 
 

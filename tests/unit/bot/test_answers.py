@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.answers import AnswerInput, Submission, current_answers, record_submission, validate_answers
+from bot.answers import (
+    AnswerInput,
+    Submission,
+    current_answers,
+    record_submission,
+    validate_answers,
+)
 from bot.consultations import add_consultation, get_consultation
 from bot.formats import parse_consultation
 from storage.db import Database
