@@ -57,6 +57,14 @@ class Submission:
 
 
 @dataclass(frozen=True)
+class Problem:
+    """What is wrong with one answer, and which part of it (to show it next to that field)."""
+
+    part: str  # "choice" | "comment"
+    message: str
+
+
+@dataclass(frozen=True)
 class RecordResult:
     response_id: int
     revision: int
@@ -65,9 +73,9 @@ class RecordResult:
 
 def validate_answers(
     consultation: ConsultationView, answers: dict[str, AnswerInput]
-) -> dict[str, str]:
+) -> dict[str, Problem]:
     """Problems by question key, in words a member understands (shown next to the field)."""
-    problems: dict[str, str] = {}
+    problems: dict[str, Problem] = {}
     for question in consultation.questions:
         answer = answers.get(question.key, AnswerInput()).normalised()
         problem = _problem(question, answer)
@@ -75,30 +83,34 @@ def validate_answers(
             problems[question.key] = problem
     unknown = set(answers) - {q.key for q in consultation.questions}
     for key in sorted(unknown):
-        problems[key] = "This question is not part of the consultation."
+        problems[key] = Problem("choice", "This question is not part of the consultation.")
     return problems
 
 
-def _problem(question: QuestionView, answer: AnswerInput) -> str | None:
+def _problem(question: QuestionView, answer: AnswerInput) -> Problem | None:
     values = {o.value for o in question.options}
     if question.kind in ("stance", "single_choice"):
         if answer.choice is None:
-            return "Please choose an answer."
+            return Problem("choice", "Please choose an answer.")
         if answer.choice not in values:
-            return "That choice is not one of the options."
+            return Problem("choice", "That choice is not one of the options.")
     elif question.kind == "multi_choice":
         if not answer.choices:
-            return "Please tick at least one option."
+            return Problem("choice", "Please tick at least one option.")
         if not set(answer.choices) <= values:
-            return "One of the ticked options is not one of the choices."
+            return Problem("choice", "One of the ticked options is not one of the choices.")
     if answer.comment and len(answer.comment) > MAX_COMMENT:
-        return f"Comments can be up to {MAX_COMMENT:,} characters; this one has {len(answer.comment):,}."
-    if question.comment == "required" and not answer.comment:
-        return (
-            "Please add a comment." if question.kind != "free_text" else "Please write your answer."
+        return Problem(
+            "comment",
+            f"Comments can be up to {MAX_COMMENT:,} characters; "
+            f"this one has {len(answer.comment):,}.",
         )
+    if question.comment == "required" and not answer.comment:
+        if question.kind == "free_text":
+            return Problem("comment", "Please write your answer.")
+        return Problem("comment", "Please add a comment.")
     if question.comment == "none" and answer.comment:
-        return "This question takes no comment."
+        return Problem("comment", "This question takes no comment.")
     return None
 
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -155,6 +156,172 @@ def consultation_list() -> None:
             str(item.respondents),
         )
     console.print(table)
+
+
+# --- answers import and export ---
+
+answers_app = typer.Typer(help="Answers that arrived outside Slack.", no_args_is_help=True)
+app.add_typer(answers_app, name="answers")
+
+
+@answers_app.command("import")
+def answers_import(
+    consultation_id: Annotated[str, typer.Argument(metavar="ID", help="Consultation id.")],
+    file: Annotated[Path, typer.Argument(help="CSV in the export's columns.")],
+) -> None:
+    """Add answers gathered by email or forms (idempotent per respondent)."""
+    from bot.anonymity import ensure_anon_secret
+    from bot.importing import ImportFileError, import_answers, read_file
+
+    config = settings()
+
+    async def work(db: Database) -> Any:
+        try:
+            text = read_file(file)
+            secret = await ensure_anon_secret(db, config)
+            return await import_answers(db, consultation_id, text, anon_secret=secret)
+        except ImportFileError as exc:
+            raise UserError(f"{file}: {exc}") from None
+
+    report = run_async(lambda: _with_db(work))
+    console.print(report.summary(), highlight=False)
+    for problem in report.problems:
+        console.print(f"  {problem}", highlight=False, soft_wrap=True)
+    if report.respondents == 0 and report.problems:
+        fail(f"nothing imported from {file}: every row has a problem (listed above)")
+
+
+class ExportFormat(StrEnum):
+    docx = "docx"
+    md = "md"
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+
+
+@app.command("export")
+def export(
+    consultation_id: Annotated[str, typer.Argument(metavar="ID", help="Consultation id.")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="What to write.", case_sensitive=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="File (or directory) to write.")],
+    region: Annotated[
+        str | None, typer.Option("--region", help="Only respondents in this region.")
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", help="Only respondents in this network.")
+    ] = None,
+) -> None:
+    """Export the aggregated responses (json), every answer (csv, xlsx) or the draft (md, docx)."""
+    config = settings()
+    target = out / f"{consultation_id}.{fmt.value}" if out.is_dir() else out
+
+    async def work(db: Database) -> Any:
+        return await _export(db, config, consultation_id, fmt.value, target, region, network)
+
+    run_async(lambda: _with_db(work))
+    console.print(f"Wrote {target}", highlight=False)
+
+
+async def _export(
+    db: Database,
+    config: Settings,
+    consultation_id: str,
+    fmt: str,
+    target: Path,
+    region: str | None,
+    network: str | None,
+) -> None:
+    import importlib
+    import importlib.util
+    import inspect
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlmodel import select
+
+    from bot.aggregation import Filters, add_themes, aggregate
+    from bot.consultations import get_consultation
+    from bot.exports.data import export_csv, export_json, export_xlsx
+    from storage.models import Network, Region
+
+    consultation = await get_consultation(db, consultation_id)
+    async with db.session() as session:
+        networks = {n.id: n.channel_id for n in (await session.exec(select(Network))).all()}
+        regions = set((await session.exec(select(Region.id))).all())
+    if region is not None and region not in regions and region != "unknown":
+        raise UserError(
+            f"unknown region '{region}' (known: {', '.join(sorted(regions)) or 'none'})"
+        )
+    if network is not None and network not in networks:
+        raise UserError(
+            f"unknown network '{network}' (known: {', '.join(sorted(networks)) or 'none'})"
+        )
+    filters = Filters(region=region, network=network)
+
+    if fmt in ("md", "docx"):
+        if importlib.util.find_spec("bot.drafting") is None:
+            raise UserError("the draft formal response (md/docx) is not available in this build")
+        drafting = importlib.import_module("bot.drafting")
+        done = drafting.write_draft(db, consultation_id, fmt, target, filters)
+        if inspect.isawaitable(done):
+            await done
+        return
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
+        stages = {
+            name: progress.add_task(name, total=1) for name in ("aggregating", "themes", "writing")
+        }
+        members = await _channel_members(config, consultation.consultation.networks, networks)
+        result = await aggregate(
+            db,
+            consultation_id,
+            region=region,
+            network=network,
+            network_members=members,
+            with_themes=False,
+        )
+        progress.update(stages["aggregating"], completed=1)
+        if fmt == "json":
+            await add_themes(db, result, consultation=consultation)
+        progress.update(stages["themes"], completed=1)
+        if fmt == "json":
+            data = export_json(result)
+        elif fmt == "csv":
+            data = await export_csv(db, consultation_id, filters)
+        else:
+            data = await export_xlsx(db, consultation_id, filters, summary=result)
+        try:
+            await asyncio.to_thread(_write, target, data)
+        except OSError as exc:
+            raise UserError(f"cannot write {target} ({exc.strerror})") from None
+        progress.update(stages["writing"], completed=1)
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+
+
+async def _channel_members(
+    config: Settings, targets: list[str] | None, channels: dict[str, str]
+) -> dict[str, int] | None:
+    """Channel membership per network from Slack when a bot token is set; None otherwise."""
+    if config.slack_bot_token is None or not config.slack_bot_token.get_secret_value():
+        return None
+    from bot.aggregation import channel_member_counts
+    from bot.slack_client import make_client
+
+    client = make_client(config.slack_bot_token.get_secret_value(), config.slack_api_url)
+    wanted = {n: channels[n] for n in (targets or channels) if n in channels}
+    counts = await channel_member_counts(client, wanted)
+    return counts or None
 
 
 # --- run ---

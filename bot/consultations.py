@@ -199,3 +199,27 @@ def is_open_for_answers(consultation: Consultation, now: datetime | None = None)
 
 
 STANCE_VALUES = [value for value, _ in STANCES]
+
+
+async def target_networks(db: Database, consultation: Consultation) -> list[Network]:
+    """The networks a consultation is posted to: its own list, or every network."""
+    async with db.session() as session:
+        query = select(Network).order_by(col(Network.name))
+        if consultation.networks:
+            query = query.where(col(Network.id).in_(consultation.networks))
+        return list((await session.exec(query)).all())
+
+
+async def respondents_by_network(db: Database, consultation_id: str) -> dict[str, int]:
+    from storage.models import ResponseNetwork
+
+    async with db.session() as session:
+        rows = (
+            await session.exec(
+                select(ResponseNetwork.network_id, func.count())
+                .join(Response, col(Response.id) == col(ResponseNetwork.response_id))
+                .where(Response.consultation_id == consultation_id)
+                .group_by(ResponseNetwork.network_id)
+            )
+        ).all()
+    return dict(rows)

@@ -15,7 +15,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,6 +58,19 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_ATTEMPTS = 8
+
+# Payloads that must reflect the state at send time (e.g. a post's live response count) are
+# stored as {"render": name, ...} and rendered by the function registered here when sent.
+Renderer = Callable[[Database, dict[str, Any]], Awaitable[dict[str, Any]]]
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renderer(name: str) -> Callable[[Renderer], Renderer]:
+    def register(func: Renderer) -> Renderer:
+        RENDERERS[name] = func
+        return func
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -323,8 +336,12 @@ class OutboxWorker:
         await self._release(row, delay=delay, count_attempt=True, error=error)
         return 0
 
-    def _payload(self, row: OutboxMessage, dependency: OutboxMessage | None) -> dict[str, Any]:
+    async def _payload(
+        self, row: OutboxMessage, dependency: OutboxMessage | None
+    ) -> dict[str, Any]:
         payload = dict(row.payload)
+        if "render" in payload:
+            payload = await RENDERERS[payload.pop("render")](self.db, payload)
         if dependency is not None:
             payload["channel"] = dependency.result_channel or payload.get("channel")
             if row.method == "chat.update":
@@ -341,7 +358,7 @@ class OutboxWorker:
     async def _call(
         self, row: OutboxMessage, dependency: OutboxMessage | None
     ) -> tuple[str | None, str | None]:
-        payload = self._payload(row, dependency)
+        payload = await self._payload(row, dependency)
         if row.method == "files.upload_v2":
             content = base64.b64decode(payload.pop("content_b64"))
             response = await self.client.files_upload_v2(content=content, **payload)

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.membership import ChannelMembers
 from bot.outbox import OutboxWorker
 from bot.settings import Settings
 from storage.db import Database
@@ -20,5 +21,9 @@ class Services:
     outbox: OutboxWorker
     # The pseudonymisation key: kept out of repr so it never reaches a log or traceback.
     anon_secret: str = field(default="", repr=False)
+    members: ChannelMembers = field(init=False)
     # Filled by the runtime: e.g. the scheduler, for health checks.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.members = ChannelMembers(self.client)

@@ -8,6 +8,9 @@ from bot.services import Services
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
-    from handlers import commands
+    from handlers import actions, commands, events, views
 
     commands.register(app, services)
+    actions.register(app, services)
+    views.register(app, services)
+    events.register(app, services)

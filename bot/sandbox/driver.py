@@ -479,7 +479,7 @@ class SlackDriver:
         value: str | None = None,
         command_text: str | None = None,
         command: str = "/consult",
-        timeout: float = 3.0,  # noqa: ASYNC109
+        timeout: float = 3.0,
     ) -> dict[str, Any]:
         """Click a button (in `message`, or on the App Home) or run a slash command, then
         return the modal the app opened with that trigger_id (waits up to `timeout`)."""

@@ -132,7 +132,7 @@ class Harness:
         await add_consultation(self.services.db, spec, default_timezone=self.timezone)
         return spec.id
 
-    async def settle(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    async def settle(self, timeout: float = 15.0) -> None:
         """Wait until the outbox has nothing left to deliver."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

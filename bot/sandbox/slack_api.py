@@ -1231,7 +1231,7 @@ class SandboxSlack:
     async def wait_for(
         self,
         predicate: Callable[[], Any],
-        timeout: float = 3.0,  # noqa: ASYNC109
+        timeout: float = 3.0,
         interval: float = 0.01,
     ) -> Any:
         """Poll until predicate() is truthy (for work the bot does in the background)."""

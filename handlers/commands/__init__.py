@@ -97,7 +97,7 @@ async def dispatch(
 
 def register(app: AsyncApp, services: Services) -> None:
     # Subcommand modules register themselves on import.
-    from handlers.commands import general  # noqa: F401
+    from handlers.commands import general, launch  # noqa: F401
 
     @app.command("/consult")
     async def consult(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

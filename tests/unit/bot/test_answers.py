@@ -121,8 +121,12 @@ async def test_validation_speaks_to_the_member(db: Database) -> None:
             "why": AnswerInput(comment="  "),
         },
     )
-    assert "3,000 characters" in problems["q1"]
-    assert problems["approach"] == "That choice is not one of the options."
-    assert problems["helps"] == "Please tick at least one option."
-    assert problems["why"] == "Please write your answer."
+    assert "3,000 characters" in problems["q1"].message
+    assert problems["q1"].part == "comment"
+    assert problems["approach"].message == "That choice is not one of the options."
+    assert problems["helps"].message == "Please tick at least one option."
+    assert (problems["why"].part, problems["why"].message) == (
+        "comment",
+        "Please write your answer.",
+    )
     assert validate_answers(consultation, _answers()) == {}
