@@ -94,7 +94,7 @@ class QuestionSpec(_Strict):
         if not isinstance(value, list):
             return value
         return [
-            {"value": slugify(item), "label": item} if isinstance(item, str) else item
+            {"value": slugify(str(item)), "label": str(item)} if isinstance(item, str) else item
             for item in value
         ]
 
@@ -147,8 +147,14 @@ class ConsultationFile(_Strict):
     @field_validator("reminders")
     @classmethod
     def _valid_offsets(cls, value: list[str]) -> list[str]:
+        problems = []
         for label in value:
-            parse_offset(str(label))
+            try:
+                parse_offset(str(label))
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("\n".join(problems))
         return [str(label).strip() for label in value]
 
     @field_validator("questions")
@@ -205,21 +211,36 @@ class DirectoryFile(_Strict):
 
     @model_validator(mode="after")
     def _references(self) -> DirectoryFile:
-        problems: list[str] = []
-        for field, ids in (
-            ("regions", [r.id for r in self.regions]),
-            ("networks", [n.id for n in self.networks]),
-        ):
-            repeated = sorted({i for i in ids if ids.count(i) > 1})
-            if repeated:
-                problems.append(f"{field}: ids must be unique; repeated: {', '.join(repeated)}")
-        region_ids = {r.id for r in self.regions}
-        for user, member in self.members.items():
-            if member.region is not None and member.region not in region_ids:
-                problems.append(f"members.{user}.region: unknown region '{member.region}'")
+        problems = reference_problems(self.model_dump())
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
+
+
+def reference_problems(data: Any) -> list[str]:
+    """Cross-references in a directory (unique ids, known regions), checked on raw data too so
+    they are reported next to field problems."""
+    if not isinstance(data, dict):
+        return []
+    problems: list[str] = []
+
+    def ids(field: str) -> list[str]:
+        items = data.get(field) or []
+        return [i.get("id") for i in items if isinstance(i, dict) and isinstance(i.get("id"), str)]
+
+    for field in ("regions", "networks"):
+        found = ids(field)
+        repeated = sorted({i for i in found if found.count(i) > 1})
+        if repeated:
+            problems.append(f"{field}: ids must be unique; repeated: {', '.join(repeated)}")
+    region_ids = set(ids("regions"))
+    members = data.get("members") or {}
+    if isinstance(members, dict):
+        for user, member in members.items():
+            region = member.get("region") if isinstance(member, dict) else None
+            if region is not None and region not in region_ids:
+                problems.append(f"members.{user}.region: unknown region '{region}'")
+    return problems
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -229,10 +250,19 @@ class _PlainLoader(yaml.SafeLoader):
     """YAML without implicit timestamps, so deadlines keep the offset (or lack of it) written."""
 
 
+# Timestamps stay text (pydantic parses them); of YAML 1.1's booleans only true/false remain, so
+# options such as [Yes, No] or [On, Off] stay the words the author wrote.
 _PlainLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    key: [
+        (tag, regexp)
+        for tag, regexp in resolvers
+        if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:bool")
+    ]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_PlainLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -256,9 +286,19 @@ def _problems(error: ValidationError) -> list[str]:
             message = "unknown field"
         elif item["type"] == "missing":
             message = "is required"
-        for part in message.split("; "):
-            if ": " in part and part.split(": ", 1)[0].replace(".", "").isidentifier():
-                problems.append(part if not loc else f"{_path(loc)}.{part}")
+        for part in message.split("\n"):
+            field_first = (
+                ": " in part
+                and part.split(": ", 1)[0]
+                .replace(".", "")
+                .replace("[", "")
+                .replace("]", "")
+                .replace("-", "")
+                .replace("_", "")
+                .isalnum()
+            )
+            if field_first and not loc:
+                problems.append(part)  # already "path: message" (cross-field checks)
             else:
                 problems.append(f"{_path(loc)}: {part}")
     return problems
@@ -290,7 +330,9 @@ def parse_directory(text: str, source: str = "directory") -> DirectoryFile:
     try:
         return DirectoryFile.model_validate(data)
     except ValidationError as exc:
-        raise FileFormatError(source, _problems(exc)) from exc
+        problems = _problems(exc)
+        problems += [p for p in reference_problems(data) if p not in problems]
+        raise FileFormatError(source, problems) from exc
 
 
 def load_consultation_file(path: str | Path) -> ConsultationFile:

@@ -26,12 +26,21 @@ def create_engine(url: str) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # The driver's own transaction handling breaks SAVEPOINTs (a RELEASE would commit
+            # the outer work); SQLAlchemy's documented recipe takes over BEGIN ourselves.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+            # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits
+            # (busy_timeout) instead of failing when another writer committed in between.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # pool_pre_ping: a restarted PostgreSQL is reconnected to without restarting the bot.
