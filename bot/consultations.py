@@ -223,3 +223,13 @@ async def respondents_by_network(db: Database, consultation_id: str) -> dict[str
             )
         ).all()
     return dict(rows)
+
+
+async def create_from_form(
+    db: Database, data: dict[str, object], *, default_timezone: str, actor: str
+) -> Consultation:
+    """A consultation defined in Slack's form, held to the same rules as a consultation file."""
+    from bot.formats import validate_consultation
+
+    spec = validate_consultation(data, "form")
+    return await add_consultation(db, spec, default_timezone=default_timezone, actor=actor)

@@ -318,7 +318,11 @@ def _read_yaml(text: str, source: str) -> Any:
 
 
 def parse_consultation(text: str, source: str = "consultation") -> ConsultationFile:
-    data = _read_yaml(text, source)
+    return validate_consultation(_read_yaml(text, source), source)
+
+
+def validate_consultation(data: Any, source: str = "consultation") -> ConsultationFile:
+    """Validate the fields of a consultation file however they arrived (file, Slack form)."""
     try:
         return ConsultationFile.model_validate(data)
     except ValidationError as exc:

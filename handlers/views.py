@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -10,8 +11,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.common import ephemeral_text
 from bot.blocks.modal import RESPONSE_CALLBACK, info_modal
+from bot.blocks.new_consultation import NEW_CALLBACK, block_for_problem, form_to_file
+from bot.consultations import ConsultationError, create_from_form
+from bot.formats import FileFormatError
+from bot.permissions import authorize, resolve_actor
 from bot.responding import submit_response
 from bot.services import Services
+from bot.slack_text import escape
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +65,44 @@ def register(app: AsyncApp, services: Services) -> None:
                 response_action="update",
                 view=info_modal("Recorded", outcome.confirmation or "Recorded."),
             )
+
+    @app.view(NEW_CALLBACK)
+    async def new_consultation_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        user_id = (body.get("user") or {}).get("id") or ""
+        decision = authorize(await resolve_actor(services.db, user_id), "new")
+        if not decision:
+            await ack(response_action="update", view=info_modal("Not allowed", decision.reason))
+            return
+        view = body.get("view") or {}
+        try:
+            timezone = json.loads(view.get("private_metadata") or "{}").get("tz")
+        except ValueError:
+            timezone = None
+        timezone = timezone or services.settings.timezone
+        state = (view.get("state") or {}).get("values") or {}
+        try:
+            consultation = await create_from_form(
+                services.db,
+                form_to_file(state, timezone),
+                default_timezone=timezone,
+                actor=user_id,
+            )
+        except FileFormatError as exc:
+            errors: dict[str, str] = {}
+            for problem in exc.problems:
+                block = block_for_problem(problem)
+                errors[block] = (errors.get(block, "") + " " + problem).strip()[:2000]
+            await ack(response_action="errors", errors=errors)
+            return
+        except ConsultationError as exc:
+            block = "networks" if str(exc).startswith("networks") else "id"
+            await ack(response_action="errors", errors={block: str(exc)[:2000]})
+            return
+        await ack(
+            response_action="update",
+            view=info_modal(
+                "Created",
+                f"*{escape(consultation.title)}* is saved as `{consultation.id}`. "
+                f"Launch it with `/consult launch {consultation.id}` when you are ready.",
+            ),
+        )
