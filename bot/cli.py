@@ -205,7 +205,9 @@ def export(
     fmt: Annotated[
         ExportFormat, typer.Option("--format", "-f", help="What to write.", case_sensitive=False)
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="File (or directory) to write.")],
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="File to write, or a directory (ending in /).")
+    ],
     region: Annotated[
         str | None, typer.Option("--region", help="Only respondents in this region.")
     ] = None,
@@ -215,13 +217,15 @@ def export(
 ) -> None:
     """Export the aggregated responses (json), every answer (csv, xlsx) or the draft (md, docx)."""
     config = settings()
-    target = out / f"{consultation_id}.{fmt.value}" if out.is_dir() else out
+    path = Path(out)
+    if out.endswith(("/", "\\")) or path.is_dir():
+        path = path / f"{consultation_id}.{fmt.value}"
 
-    async def work(db: Database) -> Any:
-        return await _export(db, config, consultation_id, fmt.value, target, region, network)
+    async def work(db: Database) -> list[Path]:
+        return await _export(db, config, consultation_id, fmt.value, path, region, network)
 
-    run_async(lambda: _with_db(work))
-    console.print(f"Wrote {target}", highlight=False)
+    for written in run_async(lambda: _with_db(work)):
+        console.print(f"Wrote {written}", highlight=False)
 
 
 async def _export(
@@ -232,10 +236,10 @@ async def _export(
     target: Path,
     region: str | None,
     network: str | None,
-) -> None:
+) -> list[Path]:
+    """Write the export to `target`; the files written."""
     import importlib
     import importlib.util
-    import inspect
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from sqlmodel import select
@@ -263,10 +267,27 @@ async def _export(
         if importlib.util.find_spec("bot.drafting") is None:
             raise UserError("the draft formal response (md/docx) is not available in this build")
         drafting = importlib.import_module("bot.drafting")
-        done = drafting.write_draft(db, consultation_id, fmt, target, filters)
-        if inspect.isawaitable(done):
-            await done
-        return
+        with Progress(TextColumn("{task.description}"), console=errors, transient=True) as progress:
+            stage = progress.add_task("aggregating", total=None)
+            members = await _channel_members(config, consultation.consultation.networks, networks)
+            try:
+                written = await drafting.write_draft(
+                    db,
+                    consultation_id,
+                    fmt,
+                    target,
+                    region=region,
+                    network=network,
+                    network_members=members,
+                    progress=lambda text: progress.update(stage, description=text),
+                )
+            except drafting.FigureCheckError as exc:
+                raise UserError(
+                    f"the draft was not written: a figure failed its check ({exc})"
+                ) from None
+            except OSError as exc:
+                raise UserError(f"cannot write {target} ({exc.strerror})") from None
+        return [Path(p) for p in written]
 
     with Progress(
         TextColumn("{task.description}"),
@@ -302,6 +323,7 @@ async def _export(
         except OSError as exc:
             raise UserError(f"cannot write {target} ({exc.strerror})") from None
         progress.update(stages["writing"], completed=1)
+    return [target]
 
 
 def _write(target: Path, data: bytes) -> None:
