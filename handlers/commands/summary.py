@@ -1,0 +1,31 @@
+"""`/consult summary ID [REGION]`."""
+
+from __future__ import annotations
+
+from bot.consultations import ConsultationError
+from bot.permissions import authorize
+from bot.slack_text import escape
+from bot.summary import SummaryRefused, build_summary, upload_chart
+from handlers.commands import CommandContext, subcommand
+
+
+@subcommand("summary", "/consult summary ID [REGION]")
+async def summary_command(ctx: CommandContext) -> None:
+    if not ctx.args:
+        await ctx.reply("Usage: `/consult summary ID [REGION]` — see `/consult list` for ids.")
+        return
+    consultation_id = ctx.args[0]
+    region = ctx.args[1] if len(ctx.args) > 1 else None
+    decision = authorize(ctx.actor, "summary", region=region)
+    if not decision:  # refused at once, in the ack, before any slow work
+        await ctx.reply(decision.reason)
+        return
+    await ctx.ack_quietly("Counting the answers so far…")
+    try:
+        summary = await build_summary(ctx.services, ctx.actor, consultation_id, region)
+    except (SummaryRefused, ConsultationError) as exc:
+        await ctx.reply(escape(str(exc)))
+        return
+    await ctx.reply(f"Summary of {summary.result.consultation.title}", summary.blocks)
+    if summary.chart_png is not None:
+        await upload_chart(ctx.services, ctx.actor.user_id, consultation_id, summary.chart_png)
