@@ -237,98 +237,39 @@ async def _export(
     region: str | None,
     network: str | None,
 ) -> list[Path]:
-    """Write the export to `target`; the files written."""
-    import importlib
-    import importlib.util
-
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    """Write the export to `target` with a progress bar; the files written."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
     from sqlmodel import select
 
-    from bot.aggregation import Filters, add_themes, aggregate
     from bot.consultations import get_consultation
-    from bot.exports.data import export_csv, export_json, export_xlsx
-    from storage.models import Network, Region
+    from bot.exports import ExportError, write_export
+    from storage.models import Network
 
     consultation = await get_consultation(db, consultation_id)
     async with db.session() as session:
-        networks = {n.id: n.channel_id for n in (await session.exec(select(Network))).all()}
-        regions = set((await session.exec(select(Region.id))).all())
-    if region is not None and region not in regions and region != "unknown":
-        raise UserError(
-            f"unknown region '{region}' (known: {', '.join(sorted(regions)) or 'none'})"
-        )
-    if network is not None and network not in networks:
-        raise UserError(
-            f"unknown network '{network}' (known: {', '.join(sorted(networks)) or 'none'})"
-        )
-    filters = Filters(region=region, network=network)
-
-    if fmt in ("md", "docx"):
-        if importlib.util.find_spec("bot.drafting") is None:
-            raise UserError("the draft formal response (md/docx) is not available in this build")
-        drafting = importlib.import_module("bot.drafting")
-        with Progress(TextColumn("{task.description}"), console=errors, transient=True) as progress:
-            stage = progress.add_task("aggregating", total=None)
-            members = await _channel_members(config, consultation.consultation.networks, networks)
-            try:
-                written = await drafting.write_draft(
-                    db,
-                    consultation_id,
-                    fmt,
-                    target,
-                    region=region,
-                    network=network,
-                    network_members=members,
-                    progress=lambda text: progress.update(stage, description=text),
-                )
-            except drafting.FigureCheckError as exc:
-                raise UserError(
-                    f"the draft was not written: a figure failed its check ({exc})"
-                ) from None
-            except OSError as exc:
-                raise UserError(f"cannot write {target} ({exc.strerror})") from None
-        return [Path(p) for p in written]
-
+        channels = {n.id: n.channel_id for n in (await session.exec(select(Network))).all()}
     with Progress(
+        SpinnerColumn(),
         TextColumn("{task.description}"),
-        BarColumn(),
         TimeElapsedColumn(),
         console=errors,
         transient=True,
     ) as progress:
-        stages = {
-            name: progress.add_task(name, total=1) for name in ("aggregating", "themes", "writing")
-        }
-        members = await _channel_members(config, consultation.consultation.networks, networks)
-        result = await aggregate(
-            db,
-            consultation_id,
-            region=region,
-            network=network,
-            network_members=members,
-            with_themes=False,
-        )
-        progress.update(stages["aggregating"], completed=1)
-        if fmt == "json":
-            await add_themes(db, result, consultation=consultation)
-        progress.update(stages["themes"], completed=1)
-        if fmt == "json":
-            data = export_json(result)
-        elif fmt == "csv":
-            data = await export_csv(db, consultation_id, filters)
-        else:
-            data = await export_xlsx(db, consultation_id, filters, summary=result)
+        stage = progress.add_task(f"Exporting {consultation_id} as {fmt}", total=None)
+        members = await _channel_members(config, consultation.consultation.networks, channels)
         try:
-            await asyncio.to_thread(_write, target, data)
-        except OSError as exc:
-            raise UserError(f"cannot write {target} ({exc.strerror})") from None
-        progress.update(stages["writing"], completed=1)
-    return [target]
-
-
-def _write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
+            return await write_export(
+                db,
+                consultation_id,
+                fmt,
+                target,
+                region=region,
+                network=network,
+                network_members=members,
+                progress=lambda text: progress.update(stage, description=text),
+            )
+        except ExportError as exc:
+            raise UserError(str(exc)) from None
 
 
 async def _channel_members(

@@ -1,0 +1,33 @@
+"""`/consult export ID [FORMAT]`: the file arrives in the requester's DM."""
+
+from __future__ import annotations
+
+from bot.consultations import ConsultationError
+from bot.exports import FORMATS, ExportError
+from bot.exports.delivery import send_export_to_dm
+from bot.slack_text import escape
+from handlers.commands import CommandContext, subcommand
+
+
+@subcommand("export", "/consult export ID [docx|md|csv|xlsx|json]")
+async def export_command(ctx: CommandContext) -> None:
+    if not ctx.args:
+        await ctx.reply("Usage: `/consult export ID [docx|md|csv|xlsx|json]` (default docx).")
+        return
+    consultation_id = ctx.args[0]
+    fmt = ctx.args[1].lower() if len(ctx.args) > 1 else "docx"
+    if fmt not in FORMATS:
+        await ctx.reply(
+            f"`{escape(fmt)}` is not a format I can export; use one of {', '.join(FORMATS)}."
+        )
+        return
+    await ctx.ack_quietly(f"Preparing the {fmt} export of `{escape(consultation_id)}`…")
+    try:
+        sent = await send_export_to_dm(ctx.services, ctx.actor.user_id, consultation_id, fmt)
+    except (ConsultationError, ExportError) as exc:
+        await ctx.reply(escape(str(exc)))
+        return
+    if not sent:
+        await ctx.reply("The export is too large to send through Slack; use `consultbot export`.")
+        return
+    await ctx.reply(f":inbox_tray: Sent {', '.join(sent)} to your DM with consultbot.")
