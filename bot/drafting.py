@@ -90,16 +90,28 @@ PREFER_LEAD: Final = 10.0
 PRIORITY_AT: Final = 50.0
 
 STANCE_ORDER: Final = charts.STANCE_KEYS
+#: Stance groupings, as claim measures; prefixed so they never clash with an option's value.
 GROUPED: Final[dict[str, tuple[str, ...]]] = {
-    "supportive": ("strongly_agree", "agree"),
-    "undecided": ("undecided",),
-    "disagree": ("disagree", "strongly_disagree"),
+    "group:supportive": ("strongly_agree", "agree"),
+    "group:undecided": ("undecided",),
+    "group:disagree": ("disagree", "strongly_disagree"),
 }
+SUPPORTIVE: Final = "group:supportive"
+UNDECIDED: Final = "group:undecided"
+DISAGREE: Final = "group:disagree"
 _UNKNOWN_REGIONS: Final = frozenset({"", "none", "unknown", "null", "_none", "_unknown"})
 
 
 class FigureCheckError(ValueError):
-    """A sentence or table states a figure the data does not back; nothing is written."""
+    """A sentence or table states a figure the data does not back; nothing is written.
+
+    ``problems`` lists every one found; the message (one line, for the CLI) gives the first.
+    """
+
+    def __init__(self, problem: str, *more: str) -> None:
+        self.problems = [problem, *more]
+        extra = f" (and {len(more)} more)" if more else ""
+        super().__init__(f"{problem}{extra}")
 
 
 # --- the draft ---------------------------------------------------------------------------------
@@ -111,7 +123,7 @@ class Claim:
 
     ``scope`` "all" is the whole question (or the whole consultation when ``question`` is None);
     "network" / "region" a group in ``by_network`` / ``by_region`` (or ``networks``).
-    ``measure`` is an option value, a stance grouping ("supportive", "undecided", "disagree"),
+    ``measure`` is an option value, a stance grouping (``GROUPED``: "group:supportive" ...),
     "answered", "respondents", "members", "response_rate" or "theme" (``group`` = its label).
     """
 
@@ -267,11 +279,13 @@ def cell_pct(pct: float) -> str:
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def md_escape(text: Any) -> str:
-    """Inline Markdown: one line, with characters that would change the layout escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """Inline Markdown: one line, no control characters, and the characters that would change
+    the layout (emphasis, links, HTML, table bars, headings) escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", _CONTROL.sub("", " ".join(str(text).split())))
 
 
 @cache
@@ -439,7 +453,8 @@ def verify_figures(draft: Draft, export: Mapping[str, Any]) -> None:
     for question in export.get("questions", []):
         answered = int(question.get("answered") or 0)
         for value, pct in (question.get("percentages") or {}).items():
-            if answered and abs(float(pct) - 100.0 * _count_of(question, value) / answered) > 0.051:
+            count = int((question.get("counts") or {}).get(value, 0))
+            if answered and abs(float(pct) - 100.0 * count / answered) > 0.051:
                 problems.append(
                     f"question {question['id']}: the export's {pct} for {value!r} does not "
                     f"match its counts"
@@ -458,9 +473,7 @@ def verify_figures(draft: Draft, export: Mapping[str, Any]) -> None:
         if cell.text != shown:
             problems.append(f"{where}: shows {cell.text!r} but the data gives {shown!r}")
     if problems:
-        raise FigureCheckError(
-            "The draft states figures the data does not back:\n- " + "\n- ".join(problems)
-        )
+        raise FigureCheckError(*problems)
 
 
 # --- building ----------------------------------------------------------------------------------
@@ -521,18 +534,18 @@ def _stance_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
     if int(question.get("answered") or 0) == 0:
         return [_statement(_say("nobody_answered"))]
     claim = {m: Claim("pct", m, key) for m in GROUPED}
-    sup, dis, und = (_pct(export, claim[m]) for m in ("supportive", "disagree", "undecided"))
+    sup, dis, und = (_pct(export, claim[m]) for m in (SUPPORTIVE, DISAGREE, UNDECIDED))
     text = stance_headline(sup, dis, und, subject=str(wording().subject))
     # The same order as bot.phrasing.stance_headline; verify_figures fails loudly if it drifts.
     if round_pct(sup) == 0 and round_pct(dis) == 0:
-        claims = [claim["undecided"]]
+        claims = [claim[UNDECIDED]]
     else:
-        lead, other = ("disagree", "supportive") if dis > sup else ("supportive", "disagree")
+        lead, other = (DISAGREE, SUPPORTIVE) if dis > sup else (SUPPORTIVE, DISAGREE)
         claims = [claim[lead]]
         if round_pct(_pct(export, claim[other])) != 0:
             claims.append(claim[other])
         if round_pct(und) != 0:
-            claims.append(claim["undecided"])
+            claims.append(claim[UNDECIDED])
     statements = [_statement(text, claims)]
     strong = {m: Claim("pct", m, key) for m in ("strongly_agree", "strongly_disagree")}
     values = {m: _pct(export, c) for m, c in strong.items()}
@@ -545,7 +558,11 @@ def _stance_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
                     strongly_agree=shown["strongly_agree"],
                     strongly_disagree=shown["strongly_disagree"],
                 ),
-                [strong[m] for m in ("strongly_agree", "strongly_disagree") if shown[m] is not None],
+                [
+                    strong[m]
+                    for m in ("strongly_agree", "strongly_disagree")
+                    if shown[m] is not None
+                ],
             )
         )
     return statements
@@ -604,7 +621,8 @@ def _free_text_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
 
 
 def _theme_phrase(label: str) -> str:
-    return " and ".join(part.strip() for part in str(label).split(" / ") if part.strip())
+    """A theme label as it reads inside a sentence ("workforce pressures / staffing")."""
+    return " ".join(str(label).split())
 
 
 def _capitalise(text: str) -> str:
@@ -625,8 +643,11 @@ def _table(
     kind = question["kind"]
     qid = question["id"]
     if kind == "stance":
-        measures = [("supportive", str(w.column_supportive))]
-        measures += [("undecided", str(w.column_undecided)), ("disagree", str(w.column_disagree))]
+        measures = [
+            (SUPPORTIVE, str(w.column_supportive)),
+            (UNDECIDED, str(w.column_undecided)),
+            (DISAGREE, str(w.column_disagree)),
+        ]
     elif kind in ("single_choice", "multi_choice"):
         measures = _options(question)
     else:
@@ -649,8 +670,9 @@ def _table(
 
     rows = [row(str(w.all_respondents), "all", None)]
     label_of = names.network if scope == "network" else names.region
-    ordered = sorted(groups, key=lambda g: (g is None or str(g).lower() in _UNKNOWN_REGIONS,
-                                            label_of(g).lower()))
+    ordered = sorted(
+        groups, key=lambda g: (g is None or str(g).lower() in _UNKNOWN_REGIONS, label_of(g).lower())
+    )
     rows += [row(label_of(g), scope, g) for g in ordered]
     return Table(caption, header, rows)
 
@@ -676,7 +698,7 @@ def _differences(
     else:
         for dimension, key in (("network", "by_network"), ("region", "by_region")):
             groups = {
-                g: 100.0 * _count_of(d, "supportive") / int(d["answered"])
+                g: 100.0 * _count_of(d, SUPPORTIVE) / int(d["answered"])
                 for g, d in (question.get(key) or {}).items()
                 if int(d.get("answered") or 0) >= DIFFERENCE_MIN_ANSWERS
                 and str(g).lower() not in _UNKNOWN_REGIONS
@@ -689,8 +711,8 @@ def _differences(
                 pairs.append((dimension, low, high))
     statements = []
     for dimension, lower, higher in pairs:
-        low_claim = Claim("pct", "supportive", qid, dimension, lower)  # type: ignore[arg-type]
-        high_claim = Claim("pct", "supportive", qid, dimension, higher)  # type: ignore[arg-type]
+        low_claim = Claim("pct", SUPPORTIVE, qid, dimension, lower)  # type: ignore[arg-type]
+        high_claim = Claim("pct", SUPPORTIVE, qid, dimension, higher)  # type: ignore[arg-type]
         label_of = names.network if dimension == "network" else names.region
         low_name, high_name = label_of(lower), label_of(higher)
         text = _say(
@@ -770,8 +792,8 @@ def suggest_position(
     if int(question.get("answered") or 0) == 0:
         return "no_answers", {}
     if kind == "stance":
-        sup = round_pct(_pct(export, Claim("pct", "supportive", key)))
-        dis = round_pct(_pct(export, Claim("pct", "disagree", key)))
+        sup = round_pct(_pct(export, Claim("pct", SUPPORTIVE, key)))
+        dis = round_pct(_pct(export, Claim("pct", DISAGREE, key)))
         if sup >= SUPPORT_AT:
             rule = "support"
         elif dis > OPPOSE_ABOVE:
@@ -785,8 +807,10 @@ def suggest_position(
         return rule, {"themes": themes[:2], "differs": differs}
     if kind in ("single_choice", "multi_choice"):
         ranked = sorted(
-            ((_pct(export, Claim("pct", v, key)), -i, label)
-             for i, (v, label) in enumerate(_options(question))),
+            (
+                (_pct(export, Claim("pct", v, key)), -i, label)
+                for i, (v, label) in enumerate(_options(question))
+            ),
             reverse=True,
         )
         if kind == "multi_choice":
@@ -857,7 +881,10 @@ def _chart(
         if not themes:
             return None
         values = [
-            (_capitalise(str(t["label"])), _pct(export, Claim("pct", "theme", qid, "all", t["label"])))
+            (
+                _capitalise(str(t["label"])),
+                _pct(export, Claim("pct", "theme", qid, "all", t["label"])),
+            )
             for t in themes
         ]
         png = charts.choice_chart(_say("themes_chart_title"), values, overall_label=all_label)
@@ -881,13 +908,19 @@ def _introduction(
     networks = export.get("networks") or {}
     if networks:
         network_names = [names.network(n) for n in networks]
-        statements.append(_statement(_say("intro_networks", names=network_names), (), network_names))
+        statements.append(
+            _statement(_say("intro_networks", names=network_names), (), network_names)
+        )
     deadline = meta.get("deadline") or str(export["consultation"].get("deadline") or "")
     dates = [deadline, meta.get("launched") or "", meta.get("closed") or ""]
     statements.append(
         _statement(
-            _say("intro_dates", launched=meta.get("launched"), deadline=deadline,
-                 closed=meta.get("closed")),
+            _say(
+                "intro_dates",
+                launched=meta.get("launched"),
+                deadline=deadline,
+                closed=meta.get("closed"),
+            ),
             (),
             dates,
         )
@@ -910,8 +943,12 @@ def _introduction(
             claims.append(Claim("pct", "response_rate", None, "network", network_id))
             claims.append(Claim("count", "members", None, "network", network_id))
         rows.append(
-            {"name": names.network(network_id), "respondents": respondents, "members": members,
-             "rate": rate}
+            {
+                "name": names.network(network_id),
+                "respondents": respondents,
+                "members": members,
+                "rate": rate,
+            }
         )
     total = int(export.get("respondents") or 0)
     overlapping = sum(r["respondents"] for r in rows) > total
@@ -990,7 +1027,10 @@ def build_draft(
         records = list(comments_by_question.get(qid) or [])
         tables = [
             t
-            for t in (_table(export, question, "network", names), _table(export, question, "region", names))
+            for t in (
+                _table(export, question, "network", names),
+                _table(export, question, "region", names),
+            )
             if t is not None
         ]
         differences = _differences(export, question, names)

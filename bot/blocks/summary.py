@@ -74,14 +74,19 @@ def summary_blocks(
         ),
     ]
     rates = []
+    scoped = bool(result.filters.get("regions") or result.filters.get("region"))
     for network_id, network in result.networks.items():
+        name = escape(network_names.get(network_id, network.name))
+        if scoped:
+            # Channel membership is not split by region, so a rate would mislead here.
+            rates.append(f"• {name}: {network.respondents} from {escape(scope_label)}")
+            continue
+        rate = f"{network.respondents}"
         if network.members:
-            rate = f"{network.respondents} of {network.members}"
+            rate += f" of {network.members}"
             if network.response_rate is not None:
                 rate += f" ({format_pct(network.response_rate)})"
-        else:
-            rate = f"{network.respondents}"
-        rates.append(f"• {escape(network_names.get(network_id, network.name))}: {rate}")
+        rates.append(f"• {name}: {rate}")
     if rates:
         blocks.append(section("*Response rates*\n" + "\n".join(rates[:20])))
     for number, question in enumerate(result.questions[:20], start=1):
