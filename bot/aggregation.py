@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -802,10 +802,14 @@ async def add_themes(
     result: Aggregate,
     *,
     consultation: ConsultationView | None = None,
+    comments: Mapping[str, Sequence[CommentRecord]] | None = None,
     max_themes: int = 5,
     seed: int = 0,
 ) -> Aggregate:
-    """Fill each question's `themes` from its comments (no-op when bot.themes is absent)."""
+    """Fill each question's `themes` from its comments (no-op when bot.themes is absent).
+
+    `comments` (by question key) saves reading them again when the caller already has them.
+    """
     if not themes_available():
         return result
     from bot.themes import CommentInput, extract_themes
@@ -818,30 +822,36 @@ async def add_themes(
         f.get("network"),
         frozenset(f["regions"]) if f.get("regions") is not None else None,
     )
-    for q in result.questions:
-        question = _question(consultation, q.id)
-        inputs: list[Any] = []
-        consent: dict[str, str] = {}
-        async for batch in iter_comments(db, consultation, question, filters):
-            for record in batch:
-                quotable = (
-                    record.quote_consent
-                    if record.quote_consent in ("named", "anonymous", "no")
-                    else "no"
-                )
-                if anonymous and quotable == "named":
-                    quotable = "anonymous"
-                consent[record.respondent_key] = quotable
-                inputs.append(
-                    CommentInput(
-                        respondent_key=record.respondent_key,
-                        text=record.text,
-                        quotable=quotable,
-                        attribution=None if anonymous else record.attribution,
-                    )
-                )
-        # CPU-bound: off the event loop, so the bot keeps answering Slack meanwhile.
-        themes = await asyncio.to_thread(extract_themes, inputs, max_themes=max_themes, seed=seed)
+
+    def as_input(record: CommentRecord) -> Any:
+        quotable = (
+            record.quote_consent if record.quote_consent in ("named", "anonymous", "no") else "no"
+        )
+        if anonymous and quotable == "named":
+            quotable = "anonymous"
+        return CommentInput(
+            respondent_key=record.respondent_key,
+            text=record.text,
+            quotable=quotable,
+            attribution=None if anonymous else record.attribution,
+        )
+
+    # Two questions at a time: extraction is CPU-bound and runs off the event loop, so the bot
+    # keeps answering Slack meanwhile; the machines it runs on have a couple of cores.
+    slots = asyncio.Semaphore(2)
+
+    async def themes_of(q: QuestionAggregate) -> None:
+        if comments is not None:
+            inputs = [as_input(r) for r in comments.get(q.id, ())]
+        else:
+            question = _question(consultation, q.id)
+            inputs = []
+            async for batch in iter_comments(db, consultation, question, filters):
+                inputs.extend(as_input(r) for r in batch)
+        async with slots:
+            themes = await asyncio.to_thread(
+                extract_themes, inputs, max_themes=max_themes, seed=seed
+            )
         q.themes = [
             ThemeSummary(
                 label=theme.label,
@@ -858,6 +868,8 @@ async def add_themes(
             )
             for theme in themes
         ]
+
+    await asyncio.gather(*(themes_of(q) for q in result.questions))
     result.themes_included = True
     return result
 

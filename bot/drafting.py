@@ -1104,7 +1104,7 @@ async def _gather(
     organisation: str | None,
     progress: Callable[[str], Any] | None,
 ) -> tuple[dict[str, Any], dict[str, list[Any]], ConsultationMeta, dict[str, str], dict[str, str]]:
-    from bot.aggregation import aggregate, comments_for
+    from bot.aggregation import add_themes, aggregate, comments_for
     from bot.consultations import get_consultation
     from bot.directory import list_networks, list_regions
     from bot.timefmt import human_deadline
@@ -1124,23 +1124,25 @@ async def _gather(
         network=network,
         regions=list(regions) if regions else None,
         network_members=dict(network_members) if network_members else None,
-        with_themes=True,
+        with_themes=False,
     )
-    export = result.to_export_json()
     step("Reading comments")
     comments: dict[str, list[Any]] = {}
-    for question in export.get("questions", []):
-        if int(question.get("comments") or 0) > 0 or question["kind"] == "free_text":
-            comments[question["id"]] = list(
+    for question in result.questions:
+        if question.comments > 0 or question.kind == "free_text":
+            comments[question.id] = list(
                 await comments_for(
                     db,
                     consultation_id,
-                    question["id"],
+                    question.id,
                     region=region,
                     network=network,
                     regions=list(regions) if regions else None,
                 )
             )
+    step("Finding themes")
+    await add_themes(db, result, consultation=view, comments=comments)
+    export = result.to_export_json()
     network_names = {n.id: n.name for n in await list_networks(db)}
     region_names = {r.id: r.name for r in await list_regions(db)}
     tz = consultation.timezone

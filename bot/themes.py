@@ -191,7 +191,7 @@ def _vectorise(
             sublinear_tf=True,
             min_df=_min_df(len(fit_texts)),
             max_df=max_df,
-            max_features=20_000,
+            max_features=8_000,
             dtype=np.float32,
         )
         try:
@@ -209,7 +209,7 @@ def _choose_k(points: np.ndarray, k_max: int, seed: int) -> KMeans:
     n = points.shape[0]
     n_distinct = len(np.unique(points.round(6), axis=0))
     for k in range(2, min(k_max, n - 1, n_distinct) + 1):
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(points)
+        model = KMeans(n_clusters=k, n_init=2, random_state=seed).fit(points)
         labels = model.labels_
         if len(np.unique(labels)) < 2:
             continue
@@ -262,7 +262,7 @@ def extract_themes(
     seed: int = 0,
     max_quotes: int = 3,
     min_share: float = 0.05,
-    sample_size: int = 2000,
+    sample_size: int = 1500,
     extra_stop_words: Iterable[str] = DOMAIN_STOP_WORDS,
 ) -> list[Theme]:
     """Cluster ``comments`` into at most ``max_themes`` themes, largest first.
@@ -299,8 +299,8 @@ def extract_themes(
 
     n_features = tfidf.shape[1]
     if n_features > 300 and len(fit_rows) > 50:
-        n_components = min(100, n_features - 1, len(fit_rows) - 1)
-        svd = TruncatedSVD(n_components=n_components, random_state=seed, n_iter=5)
+        n_components = min(60, n_features - 1, len(fit_rows) - 1)
+        svd = TruncatedSVD(n_components=n_components, random_state=seed, n_iter=4)
         svd.fit(tfidf[fit_rows])
         points = normalize(svd.transform(tfidf)).astype(np.float64)
     else:
