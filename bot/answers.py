@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.anonymity import pseudonym
 from bot.consultations import ConsultationView, QuestionView
+from storage.db import insert_or_ignore
 from storage.models import (
     Answer,
     AnswerSelection,
@@ -177,17 +178,20 @@ async def record_submission(
 
     if submission.delivery_key is not None:
         # Slack retries carry the same delivery: a second one finds the key and does nothing.
-        try:
-            async with session.begin_nested():
-                session.add(ProcessedDelivery(key=submission.delivery_key))
-                await session.flush()
-        except IntegrityError:
+        first = await insert_or_ignore(
+            session,
+            ProcessedDelivery,
+            {"key": submission.delivery_key, "created_at": utcnow()},
+            ["key"],
+        )
+        if not first:
             response, _ = await current_answers(session, consultation, key)
             assert response is not None and response.id is not None
             return RecordResult(response.id, response.revision_count, changed=False)
 
     now = submission.submitted_at or utcnow()
     response, previous = await current_answers(session, consultation, key)
+    created = False
     if response is None:
         response = Response(
             consultation_id=consultation.id,
@@ -200,6 +204,7 @@ async def record_submission(
             async with session.begin_nested():
                 session.add(response)
                 await session.flush()
+            created = True
         except IntegrityError:
             # The same member's first submission raced another one; build on the winner.
             response, previous = await current_answers(session, consultation, key)
@@ -211,7 +216,7 @@ async def record_submission(
     consent = submission.quote_consent if submission.quote_consent in QUOTE_CONSENTS else "no"
     response.quote_consent = "anonymous" if anonymous and consent == "named" else consent
     assert response.id is not None
-    await _add_networks(session, response.id, submission.networks)
+    await _add_networks(session, response.id, submission.networks, new=created)
 
     if previous == answers and response.revision_count > 0:
         session.add(response)
@@ -247,16 +252,22 @@ async def record_submission(
     return RecordResult(response.id, revision.number, changed=True)
 
 
-async def _add_networks(session: AsyncSession, response_id: int, networks: list[str]) -> None:
+async def _add_networks(
+    session: AsyncSession, response_id: int, networks: list[str], *, new: bool = False
+) -> None:
     if not networks:
         return
-    existing = set(
-        (
-            await session.exec(
-                select(ResponseNetwork.network_id).where(ResponseNetwork.response_id == response_id)
-            )
-        ).all()
-    )
+    existing: set[str] = set()
+    if not new:  # a response without answers yet has no networks either: no need to look
+        existing = set(
+            (
+                await session.exec(
+                    select(ResponseNetwork.network_id).where(
+                        ResponseNetwork.response_id == response_id
+                    )
+                )
+            ).all()
+        )
     session.add_all(
         ResponseNetwork(response_id=response_id, network_id=n)
         for n in sorted(set(networks) - existing)

@@ -24,11 +24,10 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, func, or_, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import Database
+from storage.db import Database, insert_or_ignore
 from storage.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -105,11 +104,6 @@ async def enqueue(
 
     Returns the existing row when the key was already written (a retry or a double click).
     """
-    existing = (
-        await session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
-    ).first()
-    if existing is not None:
-        return existing
     row = OutboxMessage(
         dedup_key=dedup_key,
         method=method,
@@ -120,12 +114,12 @@ async def enqueue(
         batch=batch,
         available_at=available_at or utcnow(),
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        # Another request wrote the same key between our SELECT and INSERT.
+    # One statement, also when another request writes the same key at the same moment.
+    values = row.model_dump(exclude={"id"})
+    row.id = await insert_or_ignore(
+        session, OutboxMessage, values, ["dedup_key"], returning=OutboxMessage.id
+    )
+    if row.id is None:
         return (
             await session.exec(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key))
         ).one()
@@ -361,8 +355,12 @@ class OutboxWorker:
         payload = await self._payload(row, dependency)
         if row.method == "files.upload_v2":
             content = base64.b64decode(payload.pop("content_b64"))
-            response = await self.client.files_upload_v2(content=content, **payload)
-            return None, payload.get("channel")
+            channel = payload.pop("channel")
+            if channel.startswith(("U", "W")):  # a user: the file goes to their DM
+                opened = await self.client.conversations_open(users=channel)
+                channel = opened["channel"]["id"]
+            await self.client.files_upload_v2(content=content, channel=channel, **payload)
+            return None, channel
         response = await self.client.api_call(row.method, json=payload)
         return response.get("ts") or response.get("message_ts"), response.get("channel")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +41,7 @@ from bot.outbox import enqueue
 from bot.services import Services
 from bot.slack_text import escape
 from bot.timefmt import human_deadline
-from storage.models import MemberProfile, Network, Region, utcnow
+from storage.models import Consultation, MemberProfile, Network, Region, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +64,53 @@ def _not_consulted_text(view: ConsultationView, networks: list[Network]) -> str:
     )
 
 
-async def _profile(services: Services, user_id: str) -> MemberProfile | None:
-    async with services.db.session() as session:
-        return await session.get(MemberProfile, user_id)
+# What a form needs that does not change from one member to the next (the questions never
+# change once added; networks and regions only when the directory is reloaded) is read once per
+# consultation and kept briefly, so a deadline rush does not read it again for every submission.
+# The consultation row itself (status, deadline) is always read fresh.
+FORM_CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _Form:
+    loaded_at: float
+    view: ConsultationView
+    networks: list[Network]
+    regions: list[Region]
+
+
+async def _form(
+    services: Services, consultation_id: str, user_id: str
+) -> tuple[ConsultationView, list[Network], list[Region], MemberProfile | None]:
+    """The consultation (fresh status), its networks and the regions, and the member's profile.
+
+    Raises ConsultationError for an unknown consultation."""
+    cache: dict[str, _Form] = services.extras.setdefault("form_cache", {})
+    async with services.db.read_session() as session:
+        consultation = await session.get(Consultation, consultation_id)
+        profile = await session.get(MemberProfile, user_id)
+    if consultation is None:
+        raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
+    form = cache.get(consultation_id)
+    if form is None or time.monotonic() - form.loaded_at > FORM_CACHE_SECONDS:
+        # One load at a time: a rush must not load the same form a hundred times at once.
+        async with services.extras.setdefault("form_cache_lock", asyncio.Lock()):
+            form = cache.get(consultation_id)
+            if form is None or time.monotonic() - form.loaded_at > FORM_CACHE_SECONDS:
+                view = await get_consultation(services.db, consultation_id)
+                form = _Form(
+                    time.monotonic(),
+                    view,
+                    await target_networks(services.db, view.consultation),
+                    await list_regions(services.db),
+                )
+                cache[consultation_id] = form
+    return (
+        ConsultationView(consultation=consultation, questions=form.view.questions),
+        form.networks,
+        form.regions,
+        profile,
+    )
 
 
 async def modal_for(
@@ -72,18 +118,15 @@ async def modal_for(
 ) -> dict[str, Any]:
     """The view to open for a member who pressed Respond or Edit: the form, or why not."""
     try:
-        view = await get_consultation(services.db, consultation_id)
+        view, networks, regions, profile = await _form(services, consultation_id, user_id)
     except ConsultationError as exc:
         return info_modal("Not available", str(exc))
     if view.consultation.status == "draft":
         return info_modal("Not open yet", "This consultation has not been launched yet.")
     if not is_open_for_answers(view.consultation):
         return info_modal("Consultation closed", _closed_text(view))
-    networks = await target_networks(services.db, view.consultation)
     if not await services.members.networks_of(user_id, networks):
         return info_modal("Not consulted", _not_consulted_text(view, networks))
-    profile = await _profile(services, user_id)
-    regions: list[Region] = await list_regions(services.db)
     ask_profile = bool(regions) and (
         profile is None or profile.region_id is None or not profile.organisation
     )
@@ -139,7 +182,9 @@ async def submit_response(
             )
         )
     try:
-        view = await get_consultation(services.db, context.consultation_id)
+        view, networks, all_regions, profile = await _form(
+            services, context.consultation_id, user_id
+        )
     except ConsultationError as exc:
         return SubmitOutcome(replace_view=info_modal("Not available", str(exc)))
     state = ((view_payload.get("state") or {}).get("values")) or {}
@@ -152,7 +197,7 @@ async def submit_response(
             body += "\n\nHere is what you wrote, so you can send it another way:\n\n" + text
         return SubmitOutcome(replace_view=info_modal("Consultation closed", body[:2900]))
     errors = errors_for(validate_answers(view, parsed.answers))
-    regions = {r.id for r in await list_regions(services.db)} if context.ask_profile else set()
+    regions = {r.id for r in all_regions} if context.ask_profile else set()
     if context.ask_profile:
         if parsed.region_id not in regions:
             errors[REGION_BLOCK] = "Please choose your region."
@@ -160,16 +205,14 @@ async def submit_response(
             errors[ORGANISATION_BLOCK] = "Please tell us your organisation."
     if errors:
         return SubmitOutcome(errors=errors)
-    networks = await target_networks(services.db, view.consultation)
     mine = await services.members.networks_of(user_id, networks)
     if not mine:
         return SubmitOutcome(
             replace_view=info_modal("Not consulted", _not_consulted_text(view, networks))
         )
-    async with services.db.session() as session:
-        profile = await session.get(MemberProfile, user_id)
+    async with services.db.queued_session() as session:
         if context.ask_profile:
-            profile = profile or MemberProfile(user_id=user_id)
+            profile = await session.get(MemberProfile, user_id) or MemberProfile(user_id=user_id)
             profile.region_id, profile.organisation = parsed.region_id, parsed.organisation
             profile.source, profile.updated_at = "self", utcnow()
             session.add(profile)
@@ -201,7 +244,15 @@ async def submit_response(
                 },
                 consultation_id=view.id,
             )
-            await refresh_posts(session, view.id, [n.id for n in mine])
+    if result.changed:
+        # The channel posts' live count, in its own short transaction: every answer in a 5 s
+        # bucket writes the same outbox key, and holding that key until the answer's commit
+        # would make a rush of answers wait for each other.
+        try:
+            async with services.db.session() as session:
+                await refresh_posts(session, view.id, [n.id for n in mine])
+        except Exception:  # the answer is stored; the next one refreshes the count
+            log.exception("could not queue the post refresh for %s", view.id)
     services.outbox.wake()
     return SubmitOutcome(
         recorded=True,

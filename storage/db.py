@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+READ_ONLY = "consultbot_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -40,11 +44,40 @@ def create_engine(url: str) -> AsyncEngine:
         def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
             # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits
             # (busy_timeout) instead of failing when another writer committed in between.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only sessions (Database.read_session) take no lock: WAL readers never wait.
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # pool_pre_ping: a restarted PostgreSQL is reconnected to without restarting the bot.
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+async def insert_or_ignore(
+    session: AsyncSession,
+    model: type[Any],
+    values: dict[str, Any],
+    conflict: list[str],
+    returning: Any = None,
+) -> Any:
+    """INSERT one row unless it conflicts on `conflict` (a unique key), in one statement.
+
+    Returns the `returning` column of the new row (or True) when inserted, None on a conflict.
+    Cheaper than SELECT + SAVEPOINT + INSERT + RELEASE on hot paths, and race-free.
+    """
+    assert session.bind is not None
+    if session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    if returning is None:
+        result = await session.exec(statement)  # type: ignore[call-overload]
+        return True if result.rowcount == 1 else None
+    returned = await session.exec(statement.returning(returning))  # type: ignore[call-overload]
+    return returned.scalar_one_or_none()
 
 
 class Database:
@@ -55,6 +88,12 @@ class Database:
         self.engine = create_engine(url)
         self._sessions = async_sessionmaker(
             self.engine, class_=AsyncSession, expire_on_commit=False
+        )
+        self._write_turn = asyncio.Lock()
+        self._read_sessions = async_sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}),
+            class_=AsyncSession,
+            expire_on_commit=False,
         )
 
     @property
@@ -71,6 +110,28 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+
+    @asynccontextmanager
+    async def queued_session(self) -> AsyncIterator[AsyncSession]:
+        """`session()` for hot write paths. On SQLite a writer that finds the lock taken sleeps
+        in SQLite's busy handler (up to 100 ms a time), so under load the lock sits idle while
+        writers sleep; here writers of this process queue first (FIFO) and take it in turn.
+        Never open a second write session while holding this one."""
+        if not self.is_sqlite:
+            async with self.session() as session:
+                yield session
+            return
+        async with self._write_turn, self.session() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only. On SQLite it does not take the write lock, so reads on
+        hot paths (every submission) do not queue behind writers; never write through it."""
+        async with self._read_sessions() as session:
+            # Closing returns the connection, which ends the transaction (no commit needed);
+            # objects read stay usable, detached.
+            yield session
 
     async def ping(self) -> None:
         from sqlalchemy import text

@@ -20,9 +20,7 @@ def text_of(message: Any) -> str:
 
 async def _answer(h: Harness, user: str, stance: str, comment: str, region: str) -> None:
     assert h.driver is not None and h.slack is not None
-    channel = next(
-        c.id for c in h.slack.channels.values() if not c.is_im and user in c.members
-    )
+    channel = next(c.id for c in h.slack.channels.values() if not c.is_im and user in c.members)
     post = h.slack.top_level_messages(channel)[0]
     view = await h.driver.open_modal_via(user, "respond", message=post)
     values: dict[str, Any] = {}

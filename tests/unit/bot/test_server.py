@@ -1,0 +1,133 @@
+"""GET /healthz says whether the database and the scheduler work; POST /slack/events refuses
+what is not a signed Slack request before anything parses it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.app import build_app
+from bot.outbox import OutboxWorker
+from bot.runtime import prepare_database
+from bot.sandbox.driver import compute_signature
+from bot.server import make_web_app
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack_client import make_client
+from storage.db import Database
+
+SECRET = "unit-signing-secret"
+
+
+class FakeScheduler:
+    def __init__(self, running: bool) -> None:
+        self.running = running
+
+
+def services_for(url: str) -> Services:
+    db = Database(url)
+    client = make_client("xoxb-unit", "http://127.0.0.1:9/api/")
+    return Services(
+        settings=Settings(SLACK_BOT_TOKEN="xoxb-unit", SLACK_SIGNING_SECRET=SECRET),
+        db=db,
+        client=client,
+        outbox=OutboxWorker(db, client),
+    )
+
+
+async def client_for(services: Services) -> TestClient:
+    app = build_app(services, signing_secret=SECRET)
+    client = TestClient(TestServer(make_web_app(app, services, signing_secret=SECRET)))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def healthy(tmp_path: Path) -> AsyncIterator[TestClient]:
+    services = services_for(f"sqlite+aiosqlite:///{tmp_path / 'health.db'}")
+    await prepare_database(services.db)
+    services.extras["scheduler"] = FakeScheduler(running=True)
+    client = await client_for(services)
+    try:
+        yield client
+    finally:
+        await client.close()
+        await services.db.dispose()
+
+
+async def test_healthz_reports_database_outbox_and_scheduler(healthy: TestClient) -> None:
+    response = await healthy.get("/healthz")
+    assert response.status == 200
+    report = await response.json()
+    assert report["status"] == "ok"
+    assert report["database"] == "ok"
+    assert report["scheduler"] == "running"
+    assert report["outbox"] == {}
+    assert report["outbox_worker"] == "not started"
+
+
+async def test_healthz_is_503_when_the_database_is_down() -> None:
+    # Nothing listens on port 1: every connection attempt is refused at once.
+    services = services_for("postgresql+asyncpg://postgres@127.0.0.1:1/consultbot")
+    services.extras["scheduler"] = FakeScheduler(running=True)
+    client = await client_for(services)
+    try:
+        response = await client.get("/healthz")
+        assert response.status == 503
+        report = await response.json()
+        assert report["status"] == "unhealthy"
+        assert report["database"].startswith("unavailable: ")
+        assert "127.0.0.1" not in report["database"]  # no connection details in the answer
+    finally:
+        await client.close()
+        await services.db.dispose()
+
+
+async def test_healthz_is_503_when_the_scheduler_stopped(tmp_path: Path) -> None:
+    services = services_for(f"sqlite+aiosqlite:///{tmp_path / 'health.db'}")
+    await prepare_database(services.db)
+    services.extras["scheduler"] = FakeScheduler(running=False)
+    client = await client_for(services)
+    try:
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert (await response.json())["scheduler"] == "stopped"
+    finally:
+        await client.close()
+        await services.db.dispose()
+
+
+def signed(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": compute_signature(secret, ts, body),
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        (b"payload=%7B%7D", {"Content-Type": "application/x-www-form-urlencoded"}, 401),
+        (b"payload=%7B%7D", signed(b"payload=%7B%7D", secret="not-the-secret"), 401),
+        (b"payload=%7B%7D", signed(b"payload=%7B%7D", timestamp=1_000_000_000), 401),
+        (b"\xff\xfe\x00garbage", signed(b"\xff\xfe\x00garbage"), 400),
+    ],
+    ids=["unsigned", "wrong-secret", "stale-timestamp", "not-utf8"],
+)
+async def test_events_refuses_unsigned_stale_and_undecodable_requests(
+    healthy: TestClient, body: bytes, headers: dict[str, str], status: int
+) -> None:
+    response = await healthy.post("/slack/events", data=body, headers=headers)
+    assert response.status == status
+
+
+async def test_events_refuses_oversized_bodies_with_413(healthy: TestClient) -> None:
+    body = b"payload=" + b"x" * (1024 * 1024 + 1)
+    response = await healthy.post("/slack/events", data=body, headers=signed(body))
+    assert response.status == 413
