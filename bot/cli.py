@@ -158,6 +158,78 @@ def consultation_list() -> None:
     console.print(table)
 
 
+# --- consultation lifecycle: launch, close, extend (bot/deadlines.py, bot/reminders.py) ---
+
+
+@consultation_app.command("launch")
+def consultation_launch(
+    consultation_id: Annotated[str, typer.Argument(help="Consultation id.")],
+) -> None:
+    """Open a consultation and queue its posts; the running bot delivers them."""
+    from bot import reminders  # noqa: F401  (plans the reminders when it opens)
+    from bot.launch import start_launch
+    from bot.outbox import OutboxWorker
+    from bot.services import Services
+    from bot.slack_client import make_client
+
+    config = settings()
+
+    async def work(db: Database) -> Any:
+        token = config.slack_bot_token.get_secret_value() if config.slack_bot_token else ""
+        client = make_client(token, config.slack_api_url)
+        services = Services(settings=config, db=db, client=client, outbox=OutboxWorker(db, client))
+        return await start_launch(services, consultation_id, actor="cli")
+
+    started = run_async(lambda: _with_db(work))
+    console.print(
+        f"Launched [bold]{consultation_id}[/bold]: {started.newly_queued} of "
+        f"{len(started.networks)} network posts queued; the running bot posts them."
+    )
+
+
+@consultation_app.command("close")
+def consultation_close(
+    consultation_id: Annotated[str, typer.Argument(help="Consultation id.")],
+) -> None:
+    """Close a consultation now: posts say Closed, no more answers, reminders cancelled."""
+    from bot.deadlines import close_consultation
+
+    closed = run_async(
+        lambda: _with_db(lambda db: close_consultation(db, consultation_id, actor="cli"))
+    )
+    if closed.closed_now:
+        console.print(f"Closed [bold]{consultation_id}[/bold]; the running bot updates the posts.")
+    else:
+        console.print(f"{consultation_id} was already closed.")
+
+
+@consultation_app.command("extend")
+def consultation_extend(
+    consultation_id: Annotated[str, typer.Argument(help="Consultation id.")],
+    deadline: Annotated[
+        str,
+        typer.Argument(
+            help="New deadline: 2021-01-15 (17:00 local), 2021-01-15T12:00 (local unless it "
+            "has an offset) or +3d."
+        ),
+    ],
+) -> None:
+    """Move the deadline (a closed consultation reopens) and re-plan the reminders."""
+    from bot import reminders  # noqa: F401
+    from bot.deadlines import extend_consultation
+
+    extended = run_async(
+        lambda: _with_db(lambda db: extend_consultation(db, consultation_id, deadline, actor="cli"))
+    )
+    c = extended.consultation
+    verb = "Reopened" if extended.reopened else "Extended"
+    console.print(
+        f"{verb} [bold]{c.id}[/bold]: it now closes on {human_deadline(c.deadline, c.timezone)}."
+    )
+
+
+# --- end of consultation lifecycle ---
+
 # --- answers import and export ---
 
 answers_app = typer.Typer(help="Answers that arrived outside Slack.", no_args_is_help=True)
@@ -285,6 +357,36 @@ async def _channel_members(
     wanted = {n: channels[n] for n in (targets or channels) if n in channels}
     counts = await channel_member_counts(client, wanted)
     return counts or None
+
+
+# --- demo ---
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for transcript.md and the exports.")
+    ] = Path("demo-output"),
+) -> None:
+    """The whole flow offline on SQLite and the sandbox Slack, in about a minute."""
+    import time
+
+    from bot.demo import run_demo
+
+    started = time.monotonic()
+
+    def say(step: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim]  {step}", highlight=False)
+
+    logging.basicConfig(level=logging.ERROR)
+    result = run_async(lambda: run_demo(out, say))
+    console.print(
+        f"\n[bold]Done in {time.monotonic() - started:.0f}s.[/bold] {result.respondents} members "
+        f"answered ({result.edits} edited). Wrote to {out}/:",
+        highlight=False,
+    )
+    for path in sorted({p for p in result.files}):
+        console.print(f"  {path}", highlight=False)
 
 
 # --- run ---

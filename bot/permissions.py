@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.db import Database
 from storage.models import RegionLead, StaffMember
@@ -67,10 +68,15 @@ _ROLE_NAMES = {Role.STAFF: "policy staff", Role.LEAD: "regional leads", Role.MEM
 
 async def resolve_actor(db: Database, user_id: str) -> Actor:
     async with db.session() as session:
-        staff = await session.get(StaffMember, user_id)
-        regions = (
-            await session.exec(select(RegionLead.region_id).where(RegionLead.user_id == user_id))
-        ).all()
+        return await resolve_actor_in(session, user_id)
+
+
+async def resolve_actor_in(session: AsyncSession, user_id: str) -> Actor:
+    """`resolve_actor` inside the caller's transaction."""
+    staff = await session.get(StaffMember, user_id)
+    regions = (
+        await session.exec(select(RegionLead.region_id).where(RegionLead.user_id == user_id))
+    ).all()
     return Actor(user_id=user_id, is_staff=staff is not None, lead_regions=frozenset(regions))
 
 
@@ -94,3 +100,14 @@ def regions_in_scope(actor: Actor, requested: str | None) -> frozenset[str] | No
     if requested is not None:
         return frozenset({requested}) & actor.lead_regions
     return actor.lead_regions
+
+
+def reminder_scope(actor: Actor) -> frozenset[str] | None:
+    """Whose non-responders a nudge (`/consult remind`) may DM: None = everyone (staff);
+    a regional lead reaches only members of their own region(s)."""
+    return None if actor.role is Role.STAFF else actor.lead_regions
+
+
+def scopes_overlap(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
+    """Do two nudge audiences share members? (None is everyone.)"""
+    return a is None or b is None or bool(a & b)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import deadlines, reminders  # noqa: F401  (register their ticks and ON_LAUNCH hook)
 from bot.anonymity import ensure_anon_secret
 from bot.app import build_app
 from bot.directory import load_directory
@@ -66,6 +67,11 @@ class Runtime:
             else ""
         )
         self.app = build_app(services, signing_secret=secret)
+        try:
+            identity = await client.auth_test()
+            services.extras["bot_user_id"] = identity.get("user_id")
+        except Exception as exc:  # offline or a bad token: the first request will say so
+            log.warning("auth.test failed at start: %s", type(exc).__name__)
         if self.options.start_outbox:
             outbox.start()
         if self.options.start_scheduler:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.home import HOME_LAUNCH_ACTION
+from bot.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
 from bot.blocks.posts import RESPOND_ACTION
 from bot.blocks.receipt import EDIT_ACTION
+from bot.blocks.reminders import STOP_REMINDERS_ACTION
+from bot.blocks.summary import SHARE_ACTION
 from bot.consultations import ConsultationError
+from bot.deadlines import close_consultation
 from bot.home import publish_home
 from bot.launch import start_launch
 from bot.permissions import authorize, resolve_actor
+from bot.reminders import stop_reminders
 from bot.responding import modal_for
 from bot.services import Services
+from bot.summary import SummaryRefused, share_summary
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +50,32 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(RESPOND_ACTION)(open_response_modal)
     app.action(EDIT_ACTION)(open_response_modal)
 
+    @app.action(SHARE_ACTION)
+    async def share_summary_in_channel(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user_id = (body.get("user") or {}).get("id") or ""
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        try:
+            value = json.loads(_action(body).get("value") or "{}")
+            consultation_id, region = str(value["c"]), value.get("r")
+        except (ValueError, KeyError, TypeError):
+            return
+        if not channel:
+            return
+        actor = await resolve_actor(services.db, user_id)
+        try:
+            await share_summary(services, actor, consultation_id, region, channel)
+        except (SummaryRefused, ConsultationError) as exc:
+            await respond(response_type="ephemeral", text=str(exc), replace_original=False)
+            return
+        await respond(
+            response_type="ephemeral", text="Shared in the channel.", replace_original=False
+        )
+
     @app.action(HOME_LAUNCH_ACTION)
     async def launch_from_home(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -55,4 +87,43 @@ def register(app: AsyncApp, services: Services) -> None:
             await start_launch(services, str(_action(body).get("value")), actor=user_id)
         except ConsultationError as exc:
             log.info("launch from home refused: %s", exc)
+        await publish_home(services, user_id)
+
+    register_reminder_actions(app, services)
+
+
+def register_reminder_actions(app: AsyncApp, services: Services) -> None:
+    """Stop reminders (in a reminder DM) and Close now (staff, App Home)."""
+
+    @app.action(STOP_REMINDERS_ACTION)
+    async def stop_reminders_clicked(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user_id = (body.get("user") or {}).get("id")
+        consultation_id = _action(body).get("value")
+        if not (user_id and consultation_id):
+            return
+        container = body.get("container") or {}
+        try:
+            await stop_reminders(
+                services,
+                str(consultation_id),
+                user_id,
+                channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
+                message_ts=container.get("message_ts"),
+            )
+        except ConsultationError as exc:
+            log.info("stop reminders refused: %s", exc)
+
+    @app.action(HOME_CLOSE_ACTION)
+    async def close_from_home(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user_id = (body.get("user") or {}).get("id") or ""
+        actor = await resolve_actor(services.db, user_id)
+        if not authorize(actor, "close"):
+            return
+        try:
+            await close_consultation(services.db, str(_action(body).get("value")), actor=user_id)
+        except ConsultationError as exc:
+            log.info("close from home refused: %s", exc)
+        services.outbox.wake()
         await publish_home(services, user_id)

@@ -45,6 +45,12 @@ class CommandContext:
                 response_type="ephemeral", text=text, blocks=blocks, replace_original=replace
             )
 
+    async def ack_silently(self) -> None:
+        """Ack with no message (e.g. before opening a modal with the trigger)."""
+        if not self.acked:
+            self.acked = True
+            await self.ack()
+
     async def ack_quietly(self, text: str = "Working on it…") -> None:
         """Ack within Slack's 3 seconds before slow work; later replies go via response_url."""
         if not self.acked:
@@ -97,7 +103,15 @@ async def dispatch(
 
 def register(app: AsyncApp, services: Services) -> None:
     # Subcommand modules register themselves on import.
-    from handlers.commands import general, launch  # noqa: F401
+    from handlers.commands import (  # noqa: F401
+        export,
+        general,
+        launch,
+        lifecycle,
+        new,
+        remind,
+        summary,
+    )
 
     @app.command("/consult")
     async def consult(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:

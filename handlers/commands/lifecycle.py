@@ -1,0 +1,76 @@
+"""`/consult status ID`, `/consult close ID`, `/consult extend ID DATE`."""
+
+from __future__ import annotations
+
+from bot.blocks.common import ephemeral_text
+from bot.blocks.reminders import status_blocks
+from bot.consultations import ConsultationError
+from bot.deadlines import (
+    close_consultation,
+    consultation_status,
+    deadline_moved_text,
+    extend_consultation,
+)
+from bot.slack_text import escape
+from handlers.commands import CommandContext, subcommand
+
+
+async def _refuse(ctx: CommandContext, exc: ConsultationError) -> None:
+    await ctx.reply(str(exc), ephemeral_text(escape(str(exc))))
+
+
+@subcommand("status", "/consult status ID")
+async def status_command(ctx: CommandContext) -> None:
+    if not ctx.args:
+        await ctx.reply("Usage: `/consult status ID` — see `/consult list` for ids.")
+        return
+    await ctx.ack_quietly("Counting responses…")
+    try:
+        report = await consultation_status(ctx.services, ctx.args[0], ctx.actor)
+    except ConsultationError as exc:
+        await _refuse(ctx, exc)
+        return
+    await ctx.reply(f"Status of {report.consultation.title}", status_blocks(report))
+
+
+@subcommand("close", "/consult close ID")
+async def close_command(ctx: CommandContext) -> None:
+    if not ctx.args:
+        await ctx.reply("Usage: `/consult close ID` — see `/consult list` for ids.")
+        return
+    consultation_id = ctx.args[0]
+    try:
+        closed = await close_consultation(ctx.services.db, consultation_id, actor=ctx.actor.user_id)
+    except ConsultationError as exc:
+        await _refuse(ctx, exc)
+        return
+    ctx.services.outbox.wake()
+    if closed.closed_now:
+        text = (
+            f":lock: `{escape(consultation_id)}` is closed: the posts now say Closed and "
+            "no more answers are accepted."
+        )
+    else:
+        text = f"`{escape(consultation_id)}` was already closed."
+    await ctx.reply(text, ephemeral_text(text))
+
+
+@subcommand("extend", "/consult extend ID DATE")
+async def extend_command(ctx: CommandContext) -> None:
+    if len(ctx.args) < 2:
+        text = (
+            "Usage: `/consult extend ID DATE` — DATE like `2021-01-15` (17:00), "
+            "`2021-01-15T12:00` or `+3d`."
+        )
+        await ctx.reply(text, ephemeral_text(text))
+        return
+    try:
+        extended = await extend_consultation(
+            ctx.services.db, ctx.args[0], " ".join(ctx.args[1:]), actor=ctx.actor.user_id
+        )
+    except ConsultationError as exc:
+        await _refuse(ctx, exc)
+        return
+    ctx.services.outbox.wake()
+    text = deadline_moved_text(extended)
+    await ctx.reply(text, ephemeral_text(text))

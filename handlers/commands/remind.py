@@ -1,0 +1,27 @@
+"""`/consult remind ID [NETWORK]`: nudge the non-responders now (staff: everyone; leads: their
+regions), at most once an hour per network."""
+
+from __future__ import annotations
+
+from bot.blocks.common import ephemeral_text
+from bot.consultations import ConsultationError
+from bot.reminders import nudge, nudge_reply
+from bot.slack_text import escape
+from handlers.commands import CommandContext, subcommand
+
+
+@subcommand("remind", "/consult remind ID [NETWORK]")
+async def remind_command(ctx: CommandContext) -> None:
+    if not ctx.args:
+        await ctx.reply("Usage: `/consult remind ID [NETWORK]` — see `/consult list` for ids.")
+        return
+    consultation_id = ctx.args[0]
+    network = " ".join(ctx.args[1:]) or None
+    await ctx.ack_quietly(f"Reminding the members of `{escape(consultation_id)}`…")
+    try:
+        outcome = await nudge(ctx.services, consultation_id, ctx.actor, network)
+    except ConsultationError as exc:
+        await ctx.reply(str(exc), ephemeral_text(escape(str(exc))))
+        return
+    text = nudge_reply(outcome)
+    await ctx.reply(text, ephemeral_text(text))
