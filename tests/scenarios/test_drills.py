@@ -53,6 +53,8 @@ async def test_each_delivery_retried_four_times_has_one_effect(harness: Harness)
     for retry in RETRIES:
         response = await h.driver.slash_command(STAFF, "launch ic-retries", retry_num=retry)
         assert response.status == 200
+    # The launches run after the ack: wait for the posts, then for anything still queued.
+    await h.slack.wait_for(lambda: all(h.slack.top_level_messages(c) for c in CHANNELS), timeout=20)
     await h.settle()
     for channel in CHANNELS:
         post_in(h, channel)  # exactly one each

@@ -15,7 +15,7 @@ from docx import Document
 
 from bot.exports import write_export
 from bot.sandbox import render_blocks_as_text
-from bot.sandbox.harness import EXAMPLES, Harness
+from bot.sandbox.harness import Harness
 from storage.models import utcnow
 
 STAFF = "U01STAFF01"
