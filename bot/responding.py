@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import delete, or_, update
+from sqlmodel import col, select
 
 from bot.answers import (
     Submission,
@@ -17,6 +21,7 @@ from bot.answers import (
     respondent_key_for,
     validate_answers,
 )
+from bot.blocks.common import ephemeral_text
 from bot.blocks.modal import (
     ORGANISATION_BLOCK,
     REGION_BLOCK,
@@ -38,10 +43,19 @@ from bot.consultations import (
 from bot.directory import list_regions
 from bot.launch import refresh_posts
 from bot.outbox import enqueue
+from bot.scheduling import tick
 from bot.services import Services
 from bot.slack_text import escape
 from bot.timefmt import human_deadline
-from storage.models import Consultation, MemberProfile, Network, Region, utcnow
+from storage.db import insert_or_ignore
+from storage.models import (
+    Consultation,
+    InboxSubmission,
+    MemberProfile,
+    Network,
+    Region,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -162,18 +176,37 @@ async def _display_name(services: Services, user_id: str) -> str | None:
 
 @dataclass
 class SubmitOutcome:
-    """What to tell Slack: field errors, a replacement view, or close (recorded)."""
+    """What to tell Slack: field errors, a replacement view, or accepted (close the modal)."""
 
     errors: dict[str, str] = field(default_factory=dict)
     replace_view: dict[str, Any] | None = None
-    recorded: bool = False
-    channel_id: str | None = None
-    confirmation: str | None = None
+    accepted_id: int | None = None  # the inbox row holding the accepted submission
 
 
-async def submit_response(
+@dataclass(frozen=True)
+class Recorded:
+    """A submission now stored as a revision, and how to tell the member."""
+
+    confirmation: str
+    channel_id: str | None
+    view_id: str | None
+
+
+# An accepted submission is recorded at once by the request that accepted it; one still in the
+# inbox after this long was left by a crash (or an error) and is recorded by the ticker.
+INBOX_REPLAY_AFTER = timedelta(seconds=30)
+INBOX_LEASE = timedelta(seconds=60)
+INBOX_MAX_ATTEMPTS = 5
+
+
+async def accept_submission(
     services: Services, user_id: str, view_payload: dict[str, Any], delivery_key: str | None
 ) -> SubmitOutcome:
+    """Check a submission and, if it can be recorded, write it to the inbox in one statement.
+
+    Everything the member must fix is answered here, inside Slack's 3 seconds; what remains
+    (the revision, the receipt, the post's count) happens after the ack, from the inbox.
+    """
     context = ModalContext.loads(view_payload.get("private_metadata"))
     if context is None:
         return SubmitOutcome(
@@ -182,13 +215,14 @@ async def submit_response(
             )
         )
     try:
-        view, networks, all_regions, profile = await _form(
+        view, networks, all_regions, _profile = await _form(
             services, context.consultation_id, user_id
         )
     except ConsultationError as exc:
         return SubmitOutcome(replace_view=info_modal("Not available", str(exc)))
     state = ((view_payload.get("state") or {}).get("values")) or {}
-    parsed = parse_submission(view, state if isinstance(state, dict) else {})
+    state = state if isinstance(state, dict) else {}
+    parsed = parse_submission(view, state)
     if not is_open_for_answers(view.consultation):
         # Nothing is silently lost: the member gets their text back to send another way.
         text = unsent_text(view, parsed.answers)
@@ -197,9 +231,8 @@ async def submit_response(
             body += "\n\nHere is what you wrote, so you can send it another way:\n\n" + text
         return SubmitOutcome(replace_view=info_modal("Consultation closed", body[:2900]))
     errors = errors_for(validate_answers(view, parsed.answers))
-    regions = {r.id for r in all_regions} if context.ask_profile else set()
     if context.ask_profile:
-        if parsed.region_id not in regions:
+        if parsed.region_id not in {r.id for r in all_regions}:
             errors[REGION_BLOCK] = "Please choose your region."
         if not parsed.organisation:
             errors[ORGANISATION_BLOCK] = "Please tell us your organisation."
@@ -210,9 +243,54 @@ async def submit_response(
         return SubmitOutcome(
             replace_view=info_modal("Not consulted", _not_consulted_text(view, networks))
         )
+    key = delivery_key or f"view_submission:{uuid.uuid4().hex}"
     async with services.db.queued_session() as session:
-        if context.ask_profile:
-            profile = await session.get(MemberProfile, user_id) or MemberProfile(user_id=user_id)
+        inbox_id = await insert_or_ignore(
+            session,
+            InboxSubmission,
+            {
+                "delivery_key": key,
+                "user_id": user_id,
+                "consultation_id": view.id,
+                "payload": {
+                    "private_metadata": view_payload.get("private_metadata"),
+                    "values": state,
+                    "networks": [n.id for n in mine],
+                    "view_id": view_payload.get("id"),
+                },
+                "accepted_at": utcnow(),
+                "attempts": 0,
+            },
+            ["delivery_key"],
+            returning=InboxSubmission.id,
+        )
+        if inbox_id is None:  # Slack's retry of a delivery we already accepted
+            inbox_id = (
+                await session.exec(
+                    select(InboxSubmission.id).where(InboxSubmission.delivery_key == key)
+                )
+            ).first()
+    return SubmitOutcome(accepted_id=inbox_id or 0)
+
+
+async def process_submission(services: Services, inbox_id: int) -> Recorded | None:
+    """Record an accepted submission: revision, profile, receipt; then the post's count.
+
+    Safe to run twice (a retry, the ticker after a crash): the delivery key is recorded once.
+    Returns None when there was nothing left to do."""
+    async with services.db.read_session() as session:
+        row = await session.get(InboxSubmission, inbox_id)
+    if row is None:
+        return None
+    context = ModalContext.loads(row.payload.get("private_metadata"))
+    view, _networks, _regions, _profile = await _form(services, row.consultation_id, row.user_id)
+    parsed = parse_submission(view, row.payload.get("values") or {})
+    network_ids = list(row.payload.get("networks") or [])
+    user_id = row.user_id
+    async with services.db.queued_session() as session:
+        profile = await session.get(MemberProfile, user_id)
+        if context is not None and context.ask_profile and parsed.region_id:
+            profile = profile or MemberProfile(user_id=user_id)
             profile.region_id, profile.organisation = parsed.region_id, parsed.organisation
             profile.source, profile.updated_at = "self", utcnow()
             session.add(profile)
@@ -222,12 +300,13 @@ async def submit_response(
                 consultation=view,
                 answers=parsed.answers,
                 user_id=user_id,
-                networks=[n.id for n in mine],
+                networks=network_ids,
                 region_id=profile.region_id if profile else None,
                 organisation=profile.organisation if profile else None,
-                display_name=context.display_name,
+                display_name=context.display_name if context else None,
                 quote_consent=parsed.consent,
-                delivery_key=delivery_key,
+                delivery_key=row.delivery_key,
+                submitted_at=row.accepted_at,
             ),
             anon_secret=services.anon_secret,
         )
@@ -244,18 +323,124 @@ async def submit_response(
                 },
                 consultation_id=view.id,
             )
+        # The inbox row goes in the same transaction as the answer: recorded exactly once.
+        await session.exec(delete(InboxSubmission).where(col(InboxSubmission.id) == inbox_id))  # type: ignore[call-overload]
     if result.changed:
         # The channel posts' live count, in its own short transaction: every answer in a 5 s
         # bucket writes the same outbox key, and holding that key until the answer's commit
         # would make a rush of answers wait for each other.
         try:
             async with services.db.session() as session:
-                await refresh_posts(session, view.id, [n.id for n in mine])
+                await refresh_posts(session, view.id, network_ids)
         except Exception:  # the answer is stored; the next one refreshes the count
             log.exception("could not queue the post refresh for %s", view.id)
     services.outbox.wake()
-    return SubmitOutcome(
-        recorded=True,
-        channel_id=context.channel_id,
+    return Recorded(
         confirmation=confirmation_text(view, max(result.revision, 1)),
+        channel_id=context.channel_id if context else None,
+        view_id=row.payload.get("view_id"),
     )
+
+
+@tick("inbox")
+async def replay_inbox(services: Services, now: datetime | None = None) -> int:
+    """Record submissions a crash (or an error) left in the inbox; give up loudly, never quietly."""
+    now = now or utcnow()
+    async with services.db.read_session() as session:
+        waiting = (
+            await session.exec(
+                select(InboxSubmission.id).where(
+                    col(InboxSubmission.accepted_at) <= now - INBOX_REPLAY_AFTER,
+                    or_(
+                        col(InboxSubmission.lease_until).is_(None),
+                        col(InboxSubmission.lease_until) < now,
+                    ),
+                )
+            )
+        ).all()
+    done = 0
+    for inbox_id in waiting:
+        async with services.db.session() as session:
+            claimed = await session.exec(  # type: ignore[call-overload]
+                update(InboxSubmission)
+                .where(
+                    col(InboxSubmission.id) == inbox_id,
+                    or_(
+                        col(InboxSubmission.lease_until).is_(None),
+                        col(InboxSubmission.lease_until) < now,
+                    ),
+                )
+                .values(lease_until=now + INBOX_LEASE, attempts=InboxSubmission.attempts + 1)
+            )
+        if claimed.rowcount != 1:
+            continue  # another replica has it
+        try:
+            recorded = await process_submission(services, inbox_id)
+        except Exception as exc:
+            log.exception("could not record inbox submission %s", inbox_id)
+            await _park_if_hopeless(services, inbox_id, f"{type(exc).__name__}: {exc}")
+            continue
+        if recorded is not None:
+            await confirm(services, recorded, user_id=None)
+            done += 1
+    return done
+
+
+async def _park_if_hopeless(services: Services, inbox_id: int, error: str) -> None:
+    """After repeated failures, keep the row for staff and give the member their text back."""
+    async with services.db.read_session() as session:
+        found = await session.get(InboxSubmission, inbox_id)
+    if found is None:
+        return
+    # Read before the write session: a second session inside it would wait on SQLite's lock.
+    view = await get_consultation(services.db, found.consultation_id)
+    async with services.db.session() as session:
+        row = await session.get(InboxSubmission, inbox_id)
+        if row is None:
+            return
+        row.error = error[:2000]
+        if row.attempts >= INBOX_MAX_ATTEMPTS:
+            row.lease_until = utcnow() + timedelta(days=3650)  # parked: staff can see it
+            text = unsent_text(
+                view, parse_submission(view, row.payload.get("values") or {}).answers
+            )
+            await enqueue(
+                session,
+                dedup_key=f"inbox-failed:{inbox_id}",
+                method="chat.postMessage",
+                channel=row.user_id,
+                payload={
+                    "channel": row.user_id,
+                    "text": "We could not record your response.",
+                    "blocks": ephemeral_text(
+                        ":warning: Sorry — we could not record your response to "
+                        f"*{escape(view.consultation.title)}*. Please send it to the policy "
+                        "team another way. Here is what you wrote:\n\n" + text[:2500]
+                    ),
+                },
+                consultation_id=row.consultation_id,
+            )
+        session.add(row)
+
+
+async def confirm(services: Services, recorded: Recorded, *, user_id: str | None) -> None:
+    """Tell the member it is recorded: in the channel they answered from, else in the modal.
+
+    Only called after the answer is committed. The DM receipt goes through the outbox."""
+    if recorded.channel_id and recorded.channel_id.startswith(("C", "G")) and user_id:
+        try:
+            await services.client.chat_postEphemeral(
+                channel=recorded.channel_id,
+                user=user_id,
+                text="Your response is recorded.",
+                blocks=ephemeral_text(recorded.confirmation),
+            )
+        except SlackApiError as exc:
+            log.info("ephemeral confirmation not shown: %s", exc.response.get("error"))
+    elif recorded.view_id and user_id:
+        try:
+            await services.client.views_update(
+                view_id=recorded.view_id, view=info_modal("Recorded", recorded.confirmation)
+            )
+        except SlackApiError as exc:  # the member closed it; the DM receipt still arrives
+            log.info("modal confirmation not shown: %s", exc.response.get("error"))

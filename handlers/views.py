@@ -7,19 +7,19 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 
-from bot.blocks.common import ephemeral_text
-from bot.blocks.modal import RESPONSE_CALLBACK, info_modal
+from bot.blocks.modal import RESPONSE_CALLBACK, ModalContext, info_modal
 from bot.blocks.new_consultation import NEW_CALLBACK, block_for_problem, form_to_file
 from bot.consultations import ConsultationError, create_from_form
 from bot.formats import FileFormatError
 from bot.permissions import authorize, resolve_actor
-from bot.responding import submit_response
+from bot.responding import accept_submission, confirm, process_submission
 from bot.services import Services
 from bot.slack_text import escape
 
 log = logging.getLogger(__name__)
+
+SENDING = "Recording your response… you will get a receipt by DM."
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
@@ -40,31 +40,28 @@ def register(app: AsyncApp, services: Services) -> None:
                 response_action="update", view=info_modal("Not recorded", "Please try again.")
             )
             return
-        outcome = await submit_response(services, user_id, view, delivery_key(body))
+        outcome = await accept_submission(services, user_id, view, delivery_key(body))
         if outcome.errors:
             await ack(response_action="errors", errors=outcome.errors)
             return
         if outcome.replace_view is not None:
             await ack(response_action="update", view=outcome.replace_view)
             return
-        # Stored and committed: only now is the member told it is recorded.
-        channel = outcome.channel_id
-        if channel and channel.startswith(("C", "G")):
-            await ack()
-            try:
-                await services.client.chat_postEphemeral(
-                    channel=channel,
-                    user=user_id,
-                    text="Your response is recorded.",
-                    blocks=ephemeral_text(outcome.confirmation or "Recorded."),
-                )
-            except SlackApiError as exc:
-                log.info("ephemeral confirmation not shown: %s", exc.response.get("error"))
-        else:
+        if not outcome.accepted_id:
             await ack(
-                response_action="update",
-                view=info_modal("Recorded", outcome.confirmation or "Recorded."),
+                response_action="update", view=info_modal("Not recorded", "Please try again.")
             )
+            return
+        context = ModalContext.loads(view.get("private_metadata"))
+        in_channel = bool(context and (context.channel_id or "").startswith(("C", "G")))
+        # Accepted (written to the inbox): close the modal, or keep it open to confirm in.
+        if in_channel:
+            await ack()
+        else:
+            await ack(response_action="update", view=info_modal("Sending…", SENDING))
+        recorded = await process_submission(services, outcome.accepted_id)
+        if recorded is not None:
+            await confirm(services, recorded, user_id=user_id)
 
     @app.view(NEW_CALLBACK)
     async def new_consultation_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:

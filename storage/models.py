@@ -256,3 +256,19 @@ class AppSecret(SQLModel, table=True):
     __tablename__ = "app_secrets"
     name: str = Field(primary_key=True, max_length=100)
     value: str = Field(max_length=200)
+
+
+class InboxSubmission(SQLModel, table=True):
+    """A member's submission, written in one statement before Slack is acked and recorded
+    (revision, receipt) just after; replayed after a crash so nothing acked is ever lost."""
+
+    __tablename__ = "inbox_submissions"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_key: str = Field(max_length=300, unique=True)
+    user_id: str = Field(max_length=40)
+    consultation_id: str = Field(max_length=100)
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    accepted_at: datetime = Field(default_factory=utcnow)
+    attempts: int = 0
+    lease_until: datetime | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

@@ -23,7 +23,7 @@ from bot.sandbox.ratelimit import RateLimits
 from bot.sandbox.slack_api import SandboxSlack
 from bot.services import Services
 from bot.settings import Settings
-from storage.models import OutboxMessage
+from storage.models import InboxSubmission, OutboxMessage
 
 SIGNING_SECRET = "sandbox-signing-secret"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -133,13 +133,16 @@ class Harness:
         return spec.id
 
     async def settle(self, timeout: float = 15.0) -> None:
-        """Wait until the outbox has nothing left to deliver."""
+        """Wait until every accepted answer is recorded and the outbox has delivered all."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             self.services.outbox.wake()
-            async with self.services.db.session() as session:
+            async with self.services.db.read_session() as session:
+                # Accepted submissions still being recorded, then messages still to deliver.
                 waiting = (
+                    await session.exec(select(func.count()).select_from(InboxSubmission))
+                ).one() + (
                     await session.exec(
                         select(func.count()).where(
                             col(OutboxMessage.status).in_(("pending", "sending"))

@@ -116,6 +116,7 @@ async def test_deadline_closes_refuses_late_answers_and_extend_reopens(harness: 
     assert sorted(plan) == ["pending", "skipped"]  # 2d ahead; 7d already past
     view = await h.driver.open_modal_via(NOT_ANSWERED, "respond", message=post_in(h, "C0ICSNET"))
     await h.driver.submit_view(NOT_ANSWERED, view, stance_values(view, "agree", "Now in time"))
+    await h.settle()  # recorded just after the ack
 
     # Staff close it again now: Closed, and a second closing note with the new count.
     assert "is closed" in await command(h, STAFF, "close dl-main")

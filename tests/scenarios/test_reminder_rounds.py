@@ -120,6 +120,7 @@ async def answer(h: Harness, user_id: str, channel: str = "C0ICSNET") -> None:
     view = await h.driver.open_modal_via(user_id, "respond", message=post_in(h, channel))
     response = await h.driver.submit_view(user_id, view, stance_values(view, "agree"))
     assert response.status == 200
+    await h.settle()  # recorded just after the ack
 
 
 async def test_reminder_reaches_non_responders_once_and_stop_is_honoured(
