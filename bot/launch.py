@@ -111,6 +111,9 @@ async def start_launch(services: Services, consultation_id: str, *, actor: str) 
                 detail={"networks": [n.id for n in networks], "queued": queued},
             )
         )
+    from bot.responding import forget_consultation_state  # (imports this module)
+
+    forget_consultation_state(services, consultation_id)
     services.outbox.wake()
     return LaunchStarted(consultation_id, networks, queued)
 

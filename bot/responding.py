@@ -7,11 +7,10 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from bot.answers import (
@@ -43,7 +42,6 @@ from bot.consultations import (
 from bot.directory import list_regions
 from bot.launch import refresh_posts
 from bot.outbox import enqueue
-from bot.scheduling import tick
 from bot.services import Services
 from bot.slack_text import escape
 from bot.timefmt import human_deadline
@@ -93,18 +91,45 @@ class _Form:
     regions: list[Region]
 
 
+@dataclass(frozen=True)
+class _State:
+    loaded_at: float
+    consultation: Consultation | None
+
+
+# The consultation row (status, deadline) is re-read at most this often. The deadline itself is
+# compared exactly on every submission; only a manual close or extend can take up to this long
+# to be seen by a replica.
+STATE_CACHE_SECONDS = 1.0
+
+
+async def _consultation_state(services: Services, consultation_id: str) -> Consultation | None:
+    cache: dict[str, _State] = services.extras.setdefault("state_cache", {})
+    state = cache.get(consultation_id)
+    if state is None or time.monotonic() - state.loaded_at > STATE_CACHE_SECONDS:
+        async with services.db.read_session() as session:
+            consultation = await session.get(Consultation, consultation_id)
+        state = _State(time.monotonic(), consultation)
+        cache[consultation_id] = state
+    return state.consultation
+
+
+def forget_consultation_state(services: Services, consultation_id: str) -> None:
+    """Drop this process's cached status and form (after a close, extend or edit here)."""
+    services.extras.setdefault("state_cache", {}).pop(consultation_id, None)
+    services.extras.setdefault("form_cache", {}).pop(consultation_id, None)
+
+
 async def _form(
-    services: Services, consultation_id: str, user_id: str
-) -> tuple[ConsultationView, list[Network], list[Region], MemberProfile | None]:
-    """The consultation (fresh status), its networks and the regions, and the member's profile.
+    services: Services, consultation_id: str
+) -> tuple[ConsultationView, list[Network], list[Region]]:
+    """The consultation (status at most a second old), its networks and the regions.
 
     Raises ConsultationError for an unknown consultation."""
-    cache: dict[str, _Form] = services.extras.setdefault("form_cache", {})
-    async with services.db.read_session() as session:
-        consultation = await session.get(Consultation, consultation_id)
-        profile = await session.get(MemberProfile, user_id)
+    consultation = await _consultation_state(services, consultation_id)
     if consultation is None:
         raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
+    cache: dict[str, _Form] = services.extras.setdefault("form_cache", {})
     form = cache.get(consultation_id)
     if form is None or time.monotonic() - form.loaded_at > FORM_CACHE_SECONDS:
         # One load at a time: a rush must not load the same form a hundred times at once.
@@ -123,7 +148,6 @@ async def _form(
         ConsultationView(consultation=consultation, questions=form.view.questions),
         form.networks,
         form.regions,
-        profile,
     )
 
 
@@ -132,7 +156,7 @@ async def modal_for(
 ) -> dict[str, Any]:
     """The view to open for a member who pressed Respond or Edit: the form, or why not."""
     try:
-        view, networks, regions, profile = await _form(services, consultation_id, user_id)
+        view, networks, regions = await _form(services, consultation_id)
     except ConsultationError as exc:
         return info_modal("Not available", str(exc))
     if view.consultation.status == "draft":
@@ -141,11 +165,13 @@ async def modal_for(
         return info_modal("Consultation closed", _closed_text(view))
     if not await services.members.networks_of(user_id, networks):
         return info_modal("Not consulted", _not_consulted_text(view, networks))
+    async with services.db.read_session() as session:
+        profile = await session.get(MemberProfile, user_id)
     ask_profile = bool(regions) and (
         profile is None or profile.region_id is None or not profile.organisation
     )
     key = respondent_key_for(view, user_id, services.anon_secret)
-    async with services.db.session() as session:
+    async with services.db.read_session() as session:
         response, current = await current_answers(session, view, key)
     display_name = None
     if not view.consultation.anonymous:
@@ -192,13 +218,6 @@ class Recorded:
     view_id: str | None
 
 
-# An accepted submission is recorded at once by the request that accepted it; one still in the
-# inbox after this long was left by a crash (or an error) and is recorded by the ticker.
-INBOX_REPLAY_AFTER = timedelta(seconds=30)
-INBOX_LEASE = timedelta(seconds=60)
-INBOX_MAX_ATTEMPTS = 5
-
-
 async def accept_submission(
     services: Services, user_id: str, view_payload: dict[str, Any], delivery_key: str | None
 ) -> SubmitOutcome:
@@ -215,9 +234,7 @@ async def accept_submission(
             )
         )
     try:
-        view, networks, all_regions, _profile = await _form(
-            services, context.consultation_id, user_id
-        )
+        view, networks, all_regions = await _form(services, context.consultation_id)
     except ConsultationError as exc:
         return SubmitOutcome(replace_view=info_modal("Not available", str(exc)))
     state = ((view_payload.get("state") or {}).get("values")) or {}
@@ -283,7 +300,7 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
     if row is None:
         return None
     context = ModalContext.loads(row.payload.get("private_metadata"))
-    view, _networks, _regions, _profile = await _form(services, row.consultation_id, row.user_id)
+    view, _networks, _regions = await _form(services, row.consultation_id)
     parsed = parse_submission(view, row.payload.get("values") or {})
     network_ids = list(row.payload.get("networks") or [])
     user_id = row.user_id
@@ -340,87 +357,6 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
         channel_id=context.channel_id if context else None,
         view_id=row.payload.get("view_id"),
     )
-
-
-@tick("inbox")
-async def replay_inbox(services: Services, now: datetime | None = None) -> int:
-    """Record submissions a crash (or an error) left in the inbox; give up loudly, never quietly."""
-    now = now or utcnow()
-    async with services.db.read_session() as session:
-        waiting = (
-            await session.exec(
-                select(InboxSubmission.id).where(
-                    col(InboxSubmission.accepted_at) <= now - INBOX_REPLAY_AFTER,
-                    or_(
-                        col(InboxSubmission.lease_until).is_(None),
-                        col(InboxSubmission.lease_until) < now,
-                    ),
-                )
-            )
-        ).all()
-    done = 0
-    for inbox_id in waiting:
-        async with services.db.session() as session:
-            claimed = await session.exec(  # type: ignore[call-overload]
-                update(InboxSubmission)
-                .where(
-                    col(InboxSubmission.id) == inbox_id,
-                    or_(
-                        col(InboxSubmission.lease_until).is_(None),
-                        col(InboxSubmission.lease_until) < now,
-                    ),
-                )
-                .values(lease_until=now + INBOX_LEASE, attempts=InboxSubmission.attempts + 1)
-            )
-        if claimed.rowcount != 1:
-            continue  # another replica has it
-        try:
-            recorded = await process_submission(services, inbox_id)
-        except Exception as exc:
-            log.exception("could not record inbox submission %s", inbox_id)
-            await _park_if_hopeless(services, inbox_id, f"{type(exc).__name__}: {exc}")
-            continue
-        if recorded is not None:
-            await confirm(services, recorded, user_id=None)
-            done += 1
-    return done
-
-
-async def _park_if_hopeless(services: Services, inbox_id: int, error: str) -> None:
-    """After repeated failures, keep the row for staff and give the member their text back."""
-    async with services.db.read_session() as session:
-        found = await session.get(InboxSubmission, inbox_id)
-    if found is None:
-        return
-    # Read before the write session: a second session inside it would wait on SQLite's lock.
-    view = await get_consultation(services.db, found.consultation_id)
-    async with services.db.session() as session:
-        row = await session.get(InboxSubmission, inbox_id)
-        if row is None:
-            return
-        row.error = error[:2000]
-        if row.attempts >= INBOX_MAX_ATTEMPTS:
-            row.lease_until = utcnow() + timedelta(days=3650)  # parked: staff can see it
-            text = unsent_text(
-                view, parse_submission(view, row.payload.get("values") or {}).answers
-            )
-            await enqueue(
-                session,
-                dedup_key=f"inbox-failed:{inbox_id}",
-                method="chat.postMessage",
-                channel=row.user_id,
-                payload={
-                    "channel": row.user_id,
-                    "text": "We could not record your response.",
-                    "blocks": ephemeral_text(
-                        ":warning: Sorry — we could not record your response to "
-                        f"*{escape(view.consultation.title)}*. Please send it to the policy "
-                        "team another way. Here is what you wrote:\n\n" + text[:2500]
-                    ),
-                },
-                consultation_id=row.consultation_id,
-            )
-        session.add(row)
 
 
 async def confirm(services: Services, recorded: Recorded, *, user_id: str | None) -> None:

@@ -72,8 +72,12 @@ class Runtime:
             services.extras["bot_user_id"] = identity.get("user_id")
         except Exception as exc:  # offline or a bad token: the first request will say so
             log.warning("auth.test failed at start: %s", type(exc).__name__)
+        from bot.inbox import InboxWorker
+
+        services.inbox = InboxWorker(services)
         if self.options.start_outbox:
             outbox.start()
+            services.inbox.start()
         if self.options.start_scheduler:
             scheduler = make_scheduler(services, interval_seconds=self.options.tick_seconds)
             scheduler.start()
@@ -110,5 +114,7 @@ class Runtime:
             scheduler = self.services.extras.get("scheduler")
             if scheduler is not None and scheduler.running:
                 scheduler.shutdown(wait=False)
+            if self.services.inbox is not None:
+                await self.services.inbox.stop()
             await self.services.outbox.stop()
             await self.services.db.dispose()

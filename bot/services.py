@@ -22,6 +22,8 @@ class Services:
     # The pseudonymisation key: kept out of repr so it never reaches a log or traceback.
     anon_secret: str = field(default="", repr=False)
     members: ChannelMembers = field(init=False)
+    # Records accepted submissions after the ack (bot.inbox.InboxWorker); set by the runtime.
+    inbox: Any = None
     # Filled by the runtime: e.g. the scheduler, for health checks.
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -20,7 +20,7 @@ from bot.home import publish_home
 from bot.launch import start_launch
 from bot.permissions import authorize, resolve_actor
 from bot.reminders import stop_reminders
-from bot.responding import modal_for
+from bot.responding import forget_consultation_state, modal_for
 from bot.services import Services
 from bot.summary import SummaryRefused, share_summary
 
@@ -121,9 +121,11 @@ def register_reminder_actions(app: AsyncApp, services: Services) -> None:
         actor = await resolve_actor(services.db, user_id)
         if not authorize(actor, "close"):
             return
+        consultation_id = str(_action(body).get("value"))
         try:
-            await close_consultation(services.db, str(_action(body).get("value")), actor=user_id)
+            await close_consultation(services.db, consultation_id, actor=user_id)
         except ConsultationError as exc:
             log.info("close from home refused: %s", exc)
+        forget_consultation_state(services, consultation_id)
         services.outbox.wake()
         await publish_home(services, user_id)

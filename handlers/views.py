@@ -13,7 +13,7 @@ from bot.blocks.new_consultation import NEW_CALLBACK, block_for_problem, form_to
 from bot.consultations import ConsultationError, create_from_form
 from bot.formats import FileFormatError
 from bot.permissions import authorize, resolve_actor
-from bot.responding import accept_submission, confirm, process_submission
+from bot.responding import accept_submission
 from bot.services import Services
 from bot.slack_text import escape
 
@@ -54,14 +54,14 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         context = ModalContext.loads(view.get("private_metadata"))
         in_channel = bool(context and (context.channel_id or "").startswith(("C", "G")))
-        # Accepted (written to the inbox): close the modal, or keep it open to confirm in.
+        # Accepted (one row in the inbox): close the modal, or keep it open to confirm in. The
+        # inbox worker records it and only then tells the member it is recorded.
         if in_channel:
             await ack()
         else:
             await ack(response_action="update", view=info_modal("Sending…", SENDING))
-        recorded = await process_submission(services, outcome.accepted_id)
-        if recorded is not None:
-            await confirm(services, recorded, user_id=user_id)
+        if services.inbox is not None:
+            services.inbox.wake()
 
     @app.view(NEW_CALLBACK)
     async def new_consultation_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:

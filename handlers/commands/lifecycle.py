@@ -11,6 +11,7 @@ from bot.deadlines import (
     deadline_moved_text,
     extend_consultation,
 )
+from bot.responding import forget_consultation_state
 from bot.slack_text import escape
 from handlers.commands import CommandContext, subcommand
 
@@ -44,6 +45,7 @@ async def close_command(ctx: CommandContext) -> None:
     except ConsultationError as exc:
         await _refuse(ctx, exc)
         return
+    forget_consultation_state(ctx.services, consultation_id)
     ctx.services.outbox.wake()
     if closed.closed_now:
         text = (
@@ -71,6 +73,7 @@ async def extend_command(ctx: CommandContext) -> None:
     except ConsultationError as exc:
         await _refuse(ctx, exc)
         return
+    forget_consultation_state(ctx.services, ctx.args[0])
     ctx.services.outbox.wake()
     text = deadline_moved_text(extended)
     await ctx.reply(text, ephemeral_text(text))
