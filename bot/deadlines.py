@@ -216,9 +216,13 @@ async def close_due(db: Database, now: datetime | None = None) -> list[str]:
 
 @tick("deadlines")
 async def close_at_deadline(services: Services) -> list[str]:
+    from bot.responding import forget_consultation_state
+
     closed = await close_due(services.db)
     if closed:
         log.info("closed at their deadline: %s", ", ".join(closed))
+        for consultation_id in closed:
+            forget_consultation_state(services, consultation_id)
         services.outbox.wake()
     return closed
 

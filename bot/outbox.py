@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import logging
 import os
 import random
@@ -22,6 +23,7 @@ from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import col, select
@@ -82,6 +84,23 @@ class BatchProgress:
     @property
     def done(self) -> bool:
         return self.sent + self.failed >= self.total
+
+
+def _without_rate_limit_retries(client: AsyncWebClient) -> AsyncWebClient:
+    """The client, minus its in-call retry of 429s: the outbox honours Retry-After itself.
+
+    The SDK's handler sleeps out Retry-After inside the call, holding a delivery slot and the
+    whole claimed batch for one limited channel; the outbox instead puts the row back for
+    Retry-After and delays only that channel. Other retry handlers (5xx, connection) stay.
+    """
+    handlers = getattr(client, "retry_handlers", None)
+    if not handlers or not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in handlers):
+        return client
+    own = copy.copy(client)
+    own.retry_handlers = [
+        h for h in handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)
+    ]
+    return own
 
 
 def _worker_name() -> str:
@@ -171,7 +190,7 @@ class OutboxWorker:
         worker_id: str | None = None,
     ) -> None:
         self.db = db
-        self.client = client
+        self.client = _without_rate_limit_retries(client)
         self.lease = lease
         self.per_channel_interval = per_channel_interval
         self.claim_size = claim_size

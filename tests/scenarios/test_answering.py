@@ -224,6 +224,10 @@ async def test_late_answer_outsider_and_non_staff_launch_are_refused(harness: Ha
         assert consultation is not None
         consultation.deadline = utcnow()
         session.add(consultation)
+    from bot.responding import forget_consultation_state
+
+    # The deadline moved behind the bot's back (as time passing would move "now"): no cache.
+    forget_consultation_state(harness.services, "ic-refuse")
     response = await harness.driver.submit_view(
         MEMBER, view, stance_values(view, "agree", "Too late, sadly")
     )

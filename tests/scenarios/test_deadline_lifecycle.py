@@ -73,6 +73,10 @@ async def test_deadline_closes_refuses_late_answers_and_extend_reopens(harness: 
         await session.exec(  # type: ignore[call-overload]
             update(Consultation).where(col(Consultation.id) == "dl-main").values(deadline=utcnow())
         )
+    from bot.responding import forget_consultation_state
+
+    # The deadline moved behind the bot's back (as time passing would move "now"): no cache.
+    forget_consultation_state(h.services, "dl-main")
     await h.slack.wait_for(lambda: shows_closed(h), timeout=10)
     await drain(h)
     for channel in CHANNELS.values():
