@@ -21,6 +21,7 @@ import cProfile
 import pstats
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,10 +157,19 @@ async def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 profiler.dump_stats(out)
                 pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
                 print(f"profile written to {out}")
+            # Acked means accepted into the inbox; the inbox worker records them just after.
+            acked_at = time.perf_counter()
+            await h.settle(timeout=600)
+            recorded_in = time.perf_counter() - acked_at
             stored = await stored_answers(h)
-            await h.settle(timeout=300)  # receipts and post updates go out after the acks
             print(f"{kind}: statuses ours={ours.statuses} bare={floor.statuses}", file=sys.stderr)
-            return {"kind": kind, "ours": ours, "bare": floor, "stored": stored}
+            return {
+                "kind": kind,
+                "ours": ours,
+                "bare": floor,
+                "stored": stored,
+                "recorded_in": recorded_in,
+            }
         finally:
             await h.stop()
 
@@ -188,6 +198,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
                 f"{b99 * 1000:.0f}",
                 f"{ratio:.2f}",
                 f"{args.members / ours.wall:.0f}",
+                f"{r['recorded_in']:.0f}",
                 "ok" if good and p99 < 0.3 and ratio < 2 else ("MISS" if good else "FAIL"),
             ]
         )
@@ -210,6 +221,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
                 "bare p99",
                 "p50 ratio",
                 "subs/s",
+                "then all stored s",
                 "verdict",
             ],
         )

@@ -20,6 +20,7 @@ from bot.slack_text import escape
 log = logging.getLogger(__name__)
 
 SENDING = "Recording your response… you will get a receipt by DM."
+NOT_SAVED = "We could not save this just now; nothing was lost here. Please press Submit again."
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
@@ -40,7 +41,21 @@ def register(app: AsyncApp, services: Services) -> None:
                 response_action="update", view=info_modal("Not recorded", "Please try again.")
             )
             return
-        outcome = await accept_submission(services, user_id, view, delivery_key(body))
+        try:
+            outcome = await accept_submission(services, user_id, view, delivery_key(body))
+        except Exception:
+            # e.g. the database is restarting. Keep the modal open with everything the member
+            # typed, and say so: closing it would look like "sent" when nothing was stored.
+            log.exception("could not accept a submission")
+            first_input = next(
+                (b["block_id"] for b in view.get("blocks", []) if b.get("type") == "input"),
+                None,
+            )
+            if first_input is None:
+                await ack(response_action="update", view=info_modal("Not recorded", NOT_SAVED))
+            else:
+                await ack(response_action="errors", errors={first_input: NOT_SAVED})
+            return
         if outcome.errors:
             await ack(response_action="errors", errors=outcome.errors)
             return
