@@ -97,9 +97,7 @@ def _without_rate_limit_retries(client: AsyncWebClient) -> AsyncWebClient:
     if not handlers or not any(isinstance(h, AsyncRateLimitErrorRetryHandler) for h in handlers):
         return client
     own = copy.copy(client)
-    own.retry_handlers = [
-        h for h in handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)
-    ]
+    own.retry_handlers = [h for h in handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)]
     return own
 
 
