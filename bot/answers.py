@@ -244,8 +244,14 @@ async def record_submission(
         if question.kind == "multi_choice" and answer.choices:
             await session.flush()
             session.add_all(AnswerSelection(answer_id=row.id, value=v) for v in answer.choices)
-    response.current_revision_id = revision.id
     response.revision_count = revision.number
+    if response.current_revision_id is not None and now < response.updated_at:
+        # Recorded out of order (a retried older submission): kept in the history, but the
+        # member's newer answers stay current.
+        session.add(response)
+        await session.flush()
+        return RecordResult(response.id, revision.number, changed=False)
+    response.current_revision_id = revision.id
     response.updated_at = now
     session.add(response)
     await session.flush()

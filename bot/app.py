@@ -74,7 +74,16 @@ def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
         # Never a 5xx to Slack (it would retry); the user gets a plain apology instead.
         log.exception("listener failed: %s", type(error).__name__, exc_info=error)
         if body.get("type") == "view_submission":
-            return BoltResponse(status=200, body="")
+            # Never an empty 200 here: Slack would close the modal as if it had been saved.
+            from bot.blocks.modal import info_modal
+
+            return BoltResponse(
+                status=200,
+                body=json.dumps(
+                    {"response_action": "update", "view": info_modal("Not saved", SORRY)}
+                ),
+                headers={"content-type": "application/json"},
+            )
         return BoltResponse(
             status=200,
             body=json.dumps({"response_type": "ephemeral", "text": SORRY}),

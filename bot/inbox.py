@@ -103,6 +103,7 @@ class InboxWorker:
         """Record the oldest unclaimed submission; False when there was none."""
         from bot.responding import confirm, process_submission
 
+        await self.services.load.give_way()
         row = await self._claim_next()
         if row is None or row.id is None:
             return False

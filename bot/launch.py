@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from bot.blocks.posts import consultation_post
 from bot.consultations import (
@@ -79,6 +80,22 @@ async def start_launch(services: Services, consultation_id: str, *, actor: str) 
         for network in networks:
             existing = await session.get(ConsultationPost, (consultation_id, network.id))
             if existing is not None:
+                # A post that failed (e.g. the bot was not in the channel) is tried again.
+                retried = await session.exec(  # type: ignore[call-overload]
+                    update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.id) == existing.outbox_id,
+                        col(OutboxMessage.status) == "failed",
+                    )
+                    .values(
+                        status="pending",
+                        attempts=0,
+                        error=None,
+                        available_at=utcnow(),
+                        channel=network.channel_id,
+                    )
+                )
+                queued += retried.rowcount
                 continue
             row = await enqueue(
                 session,

@@ -6,14 +6,17 @@ enough that someone added to a channel can answer almost at once.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from storage.models import Network
 
 CACHE_SECONDS = 60.0
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,8 +44,24 @@ class ChannelMembers:
         return result
 
     async def networks_of(self, user_id: str, networks: list[Network]) -> list[Network]:
-        """The given networks whose channel `user_id` is in."""
-        return [n for n in networks if user_id in await self.members(n.channel_id)]
+        """The given networks whose channel `user_id` is in. A channel the bot cannot read
+        (a typo in the directory, removed from a private channel) counts as empty, so one bad
+        channel does not stop the members of every other network."""
+        found = []
+        for network in networks:
+            try:
+                members = await self.members(network.channel_id)
+            except SlackApiError as exc:
+                log.warning(
+                    "cannot read the members of %s (%s): %s",
+                    network.id,
+                    network.channel_id,
+                    exc.response.get("error"),
+                )
+                continue
+            if user_id in members:
+                found.append(network)
+        return found
 
     def forget(self, channel_id: str | None = None) -> None:
         if channel_id is None:

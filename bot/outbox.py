@@ -25,7 +25,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,6 +59,9 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_ATTEMPTS = 8
+# Rows in this batch are deleted once sent: e.g. receipts of anonymous consultations, whose
+# row would otherwise tie a Slack user to the moment a pseudonymous answer was recorded.
+FORGET_WHEN_SENT = "forget-when-sent"
 
 # Payloads that must reflect the state at send time (e.g. a post's live response count) are
 # stored as {"render": name, ...} and rendered by the function registered here when sent.
@@ -188,6 +191,8 @@ class OutboxWorker:
         worker_id: str | None = None,
     ) -> None:
         self.db = db
+        # Set by the runtime: lets Slack's waiting acks go first during a rush.
+        self.give_way: Callable[[], Awaitable[None]] | None = None
         self.client = _without_rate_limit_retries(client)
         self.lease = lease
         self.per_channel_interval = per_channel_interval
@@ -270,6 +275,8 @@ class OutboxWorker:
 
     async def drain_once(self) -> int:
         """Claim what is due and deliver it; returns how many rows reached a final state."""
+        if self.give_way is not None:
+            await self.give_way()
         rows = await self._claim()
         if not rows:
             return 0
@@ -310,14 +317,20 @@ class OutboxWorker:
             if dependency.status != "sent":
                 await self._release(row, delay=1.0, count_attempt=False)
                 return 0
-        try:
-            if row.attempts > 1 and row.method == "chat.postMessage":
+        if row.attempts > 1 and row.method == "chat.postMessage":
+            try:
                 found = await self._already_posted(row, dependency)
-                if found is not None:
-                    await self._finish(row, status="sent", ts=found[0], channel=found[1])
-                    return 1
+            except Exception as exc:  # can't look (e.g. not a member): send rather than fail
+                log.info("outbox: could not check history for row %s: %s", row.id, exc)
+                found = None
+            if found is not None:
+                await self._finish(row, status="sent", ts=found[0], channel=found[1])
+                return 1
+        try:
             if row.method in ("chat.postMessage", "chat.update"):
                 await self._pace(row.channel)
+            if not await self._still_mine(row):
+                return 0  # the lease ran out while waiting; another worker has it now
             ts, channel = await self._call(row, dependency)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
@@ -336,8 +349,25 @@ class OutboxWorker:
             return await self._retry_later(row, f"http {status}: {error}")
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             return await self._retry_later(row, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a renderer or database error: counted, so it ends
+            log.exception("outbox: row %s failed unexpectedly", row.id)
+            return await self._retry_later(row, f"{type(exc).__name__}: {exc}")
         await self._finish(row, status="sent", ts=ts, channel=channel)
         return 1
+
+    async def _still_mine(self, row: OutboxMessage) -> bool:
+        """Renew the lease just before calling Slack; False if another worker took the row."""
+        async with self.db.session() as session:
+            result = await session.exec(  # type: ignore[call-overload]
+                update(OutboxMessage)
+                .where(
+                    col(OutboxMessage.id) == row.id,
+                    col(OutboxMessage.claimed_by) == self.worker_id,
+                    col(OutboxMessage.status) == "sending",
+                )
+                .values(lease_until=utcnow() + self.lease)
+            )
+        return result.rowcount == 1
 
     async def _retry_later(self, row: OutboxMessage, error: str) -> int:
         if row.attempts >= MAX_ATTEMPTS:
@@ -429,6 +459,15 @@ class OutboxWorker:
         channel: str | None = None,
         error: str | None = None,
     ) -> None:
+        if status == "sent" and row.batch == FORGET_WHEN_SENT:
+            async with self.db.session() as session:
+                await session.exec(  # type: ignore[call-overload]
+                    delete(OutboxMessage).where(
+                        col(OutboxMessage.id) == row.id,
+                        col(OutboxMessage.claimed_by) == self.worker_id,
+                    )
+                )
+            return
         values: dict[str, Any] = {"status": status, "lease_until": None, "error": error}
         if status == "sent":
             values.update(result_ts=ts, result_channel=channel or row.channel, sent_at=utcnow())

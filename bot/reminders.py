@@ -31,7 +31,6 @@ that network for an hour; a lead's nudge blocks staff and the leads of the same 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import and_, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -82,8 +80,6 @@ WORKDAY_START = time(9)
 WORKDAY_END = time(18)
 MANUAL_INTERVAL = timedelta(hours=1)
 # Slackbot is not flagged is_bot in users.info; it is never a member to remind.
-NOT_PEOPLE = frozenset({"USLACKBOT"})
-USERS_INFO_CONCURRENCY = 8
 ACTIVE = ("pending", "claimed")
 DM_KEY_PREFIXES = ("reminder:", "nudge:")
 
@@ -236,22 +232,6 @@ class Audience:
         return [chosen[k] for k in sorted(chosen)]
 
 
-async def _person(client: AsyncWebClient, user_id: str, slots: asyncio.Semaphore) -> Person | None:
-    """The member as a person to count and remind, or None (bot, deactivated, unknown)."""
-    if user_id in NOT_PEOPLE:
-        return None
-    async with slots:
-        try:
-            info = await client.users_info(user=user_id)
-        except SlackApiError as exc:
-            log.info("reminders: users.info %s failed: %s", user_id, exc.response.get("error"))
-            return None
-    user = info.get("user") or {}
-    if user.get("deleted") or user.get("is_bot") or user.get("is_app_user"):
-        return None
-    return Person(user_id=user_id, tz=user.get("tz"))
-
-
 async def gather_audience(
     services: Services, view: ConsultationView, networks: list[Network]
 ) -> Audience:
@@ -272,9 +252,8 @@ async def gather_audience(
             members[network.id] = []
             unreachable.append(network.id)
     everyone = sorted({m for ids in members.values() for m in ids})
-    slots = asyncio.Semaphore(USERS_INFO_CONCURRENCY)
-    found = await asyncio.gather(*(_person(services.client, u, slots) for u in everyone))
-    people = {p.user_id: p for p in found if p is not None}
+    found = await services.people.people(everyone, fresh=True)
+    people = {u: Person(user_id=u, tz=p.tz) for u, p in found.items() if p.is_human}
     consultation_id = view.id
     async with services.db.session() as session:
         keys = set(

@@ -41,7 +41,7 @@ from bot.consultations import (
 )
 from bot.directory import list_regions
 from bot.launch import refresh_posts
-from bot.outbox import enqueue
+from bot.outbox import FORGET_WHEN_SENT, enqueue
 from bot.services import Services
 from bot.slack_text import escape
 from bot.timefmt import human_deadline
@@ -51,6 +51,7 @@ from storage.models import (
     InboxSubmission,
     MemberProfile,
     Network,
+    ProcessedDelivery,
     Region,
     utcnow,
 )
@@ -287,6 +288,11 @@ async def accept_submission(
                     select(InboxSubmission.id).where(InboxSubmission.delivery_key == key)
                 )
             ).first()
+            if inbox_id is None and await session.get(ProcessedDelivery, key) is not None:
+                # Accepted and already recorded: say so rather than "try again".
+                return SubmitOutcome(
+                    replace_view=info_modal("Recorded", "Your response is recorded.")
+                )
     return SubmitOutcome(accepted_id=inbox_id or 0)
 
 
@@ -328,10 +334,11 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
             anon_secret=services.anon_secret,
         )
         if result.changed:
-            key = respondent_key_for(view, user_id, services.anon_secret)
             await enqueue(
                 session,
-                dedup_key=f"receipt:{view.id}:{key}:{result.revision}",
+                # Keyed by the delivery, never by the pseudonym: nothing may link the two.
+                dedup_key=f"receipt:{row.delivery_key}",
+                batch=FORGET_WHEN_SENT if view.consultation.anonymous else None,
                 method="chat.postMessage",
                 channel=user_id,
                 payload={

@@ -75,6 +75,7 @@ class Runtime:
         from bot.inbox import InboxWorker
 
         services.inbox = InboxWorker(services)
+        outbox.give_way = services.load.give_way
         if self.options.start_outbox:
             outbox.start()
             services.inbox.start()

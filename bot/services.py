@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,8 +10,31 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.membership import ChannelMembers
 from bot.outbox import OutboxWorker
+from bot.people import WorkspacePeople
 from bot.settings import Settings
 from storage.db import Database
+
+
+@dataclass
+class RequestLoad:
+    """How many Slack requests are being handled right now.
+
+    Background work (recording accepted answers, sending receipts) gives way while a rush is
+    on, so the acks Slack waits for (3 s at most) get the CPU first."""
+
+    in_flight: int = 0
+    busy_above: int = 8
+
+    @property
+    def busy(self) -> bool:
+        return self.in_flight > self.busy_above
+
+    async def give_way(self, max_wait: float = 2.0) -> None:
+        """Wait (a little, never more than `max_wait`) while requests are queueing."""
+        waited = 0.0
+        while self.busy and waited < max_wait:
+            await asyncio.sleep(0.02)
+            waited += 0.02
 
 
 @dataclass
@@ -22,6 +46,8 @@ class Services:
     # The pseudonymisation key: kept out of repr so it never reaches a log or traceback.
     anon_secret: str = field(default="", repr=False)
     members: ChannelMembers = field(init=False)
+    people: WorkspacePeople = field(init=False)
+    load: RequestLoad = field(default_factory=RequestLoad)
     # Records accepted submissions after the ack (bot.inbox.InboxWorker); set by the runtime.
     inbox: Any = None
     # Filled by the runtime: e.g. the scheduler, for health checks.
@@ -29,3 +55,4 @@ class Services:
 
     def __post_init__(self) -> None:
         self.members = ChannelMembers(self.client)
+        self.people = WorkspacePeople(self.client)

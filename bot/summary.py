@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 from bot.aggregation import Aggregate, add_themes, aggregate
@@ -35,7 +36,10 @@ async def network_member_counts(services: Services, networks: list[Network]) -> 
     bot_user = services.extras.get("bot_user_id")
     counts = {}
     for network in networks:
-        members = await services.members.members(network.channel_id)
+        try:
+            members = await services.members.members(network.channel_id)
+        except SlackApiError:  # unreadable channel: its members fall back to its respondents
+            continue
         counts[network.id] = len(members - {bot_user})
     return counts
 

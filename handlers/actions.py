@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def _action(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    return actions[0] if isinstance(actions[0], dict) else {}
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return {}
+    return actions[0]
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -56,12 +58,15 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         user_id = (body.get("user") or {}).get("id") or ""
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
-        )
+        # The channel the summary was shown in (the ephemeral's container), nowhere else.
+        channel = (body.get("container") or {}).get("channel_id") or (
+            body.get("channel") or {}
+        ).get("id")
         try:
             value = json.loads(_action(body).get("value") or "{}")
             consultation_id, region = str(value["c"]), value.get("r")
+            if region is not None and not isinstance(region, str):
+                return
         except (ValueError, KeyError, TypeError):
             return
         if not channel:
@@ -73,7 +78,9 @@ def register(app: AsyncApp, services: Services) -> None:
             await respond(response_type="ephemeral", text=str(exc), replace_original=False)
             return
         await respond(
-            response_type="ephemeral", text="Shared in the channel.", replace_original=False
+            response_type="ephemeral",
+            text="Sharing the summary in this channel.",
+            replace_original=False,
         )
 
     @app.action(HOME_LAUNCH_ACTION)

@@ -70,10 +70,11 @@ class ModalContext:
     def loads(cls, raw: str | None) -> ModalContext | None:
         try:
             data = json.loads(raw or "")
+            channel, name = data.get("ch"), data.get("n")
             return cls(
                 consultation_id=str(data["c"]),
-                channel_id=data.get("ch"),
-                display_name=data.get("n"),
+                channel_id=channel if isinstance(channel, str) else None,
+                display_name=name if isinstance(name, str) else None,
                 ask_profile=bool(data.get("p")),
             )
         except (ValueError, KeyError, TypeError):
@@ -242,24 +243,31 @@ def parse_submission(view: ConsultationView, state_values: dict[str, Any]) -> Pa
         value = block.get(action_id)
         return value if isinstance(value, dict) else {}
 
+    def option(state: dict[str, Any]) -> dict[str, Any]:
+        selected = state.get("selected_option")
+        return selected if isinstance(selected, dict) else {}
+
     answers: dict[str, AnswerInput] = {}
     for question in view.questions:
         choice_state = element(choice_block_id(question.key), "choice")
-        selected = choice_state.get("selected_option") or {}
-        many = choice_state.get("selected_options") or []
+        selected = option(choice_state)
+        many = choice_state.get("selected_options")
+        many = many if isinstance(many, list) else []
         comment = element(comment_block_id(question.key), "comment").get("value")
         answers[question.key] = AnswerInput(
-            choice=selected.get("value") if isinstance(selected, dict) else None,
-            choices=tuple(o.get("value") for o in many if isinstance(o, dict) and o.get("value")),
+            choice=selected.get("value") if isinstance(selected.get("value"), str) else None,
+            choices=tuple(
+                o["value"] for o in many if isinstance(o, dict) and isinstance(o.get("value"), str)
+            ),
             comment=comment if isinstance(comment, str) else None,
         )
-    consent = (element(CONSENT_BLOCK, "consent").get("selected_option") or {}).get("value")
-    region = (element(REGION_BLOCK, "region").get("selected_option") or {}).get("value")
+    consent = option(element(CONSENT_BLOCK, "consent")).get("value")
+    region = option(element(REGION_BLOCK, "region")).get("value")
     organisation = element(ORGANISATION_BLOCK, "organisation").get("value")
     return ParsedSubmission(
         answers=answers,
         consent=consent if consent in {v for v, _ in CONSENT_CHOICES} else "anonymous",
-        region_id=region,
+        region_id=region if isinstance(region, str) else None,
         organisation=organisation.strip() if isinstance(organisation, str) else None,
     )
 

@@ -245,6 +245,7 @@ async def iter_export_rows(
                     CONSULTATION: c.id,
                     RESPONDENT: respondent,
                 }
+                when = _date_only if anonymous else utc_iso
                 if not anonymous:
                     row[NAME] = r.display_name or ""
                     row[ORGANISATION] = r.organisation or ""
@@ -259,8 +260,10 @@ async def iter_export_rows(
                         COMMENT: answer.comment or "",
                         QUOTE_CONSENT: r.quote_consent,
                         SOURCE: r.source,
-                        SUBMITTED: utc_iso(r.submitted_at),
-                        LAST_EDITED: utc_iso(r.updated_at),
+                        # Anonymous: the date only; to the second, times line up with
+                        # what people saw happen in Slack and could identify them.
+                        SUBMITTED: when(r.submitted_at),
+                        LAST_EDITED: when(r.updated_at),
                         REVISIONS: int(r.revision_count),
                     }
                 )
@@ -269,6 +272,10 @@ async def iter_export_rows(
         last_id = responses[-1].id
         if len(responses) < batch_size:
             return
+
+
+def _date_only(moment: Any) -> str:
+    return utc_iso(moment)[:10] if moment is not None else ""
 
 
 async def export_rows(

@@ -133,6 +133,7 @@ class SandboxSlack:
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "views.open": self._views_open,
             "views.update": self._views_update,
             "views.push": self._views_push,
@@ -922,6 +923,25 @@ class SandboxSlack:
                 "team": self.team_id,
                 "image_48": "https://example.org/avatar_48.png",
             },
+        }
+
+    async def _users_list(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Every user, paginated with a cursor like Slack (limit up to 1000, default 200)."""
+        limit = min(max(int(p.get("limit") or 200), 1), 1000)
+        everyone = list(self.users.values())
+        offset = 0
+        if p.get("cursor"):
+            try:
+                offset = int(base64.b64decode(str(p["cursor"])).decode().split(":", 1)[1])
+            except (ValueError, IndexError, binascii.Error, UnicodeDecodeError):
+                raise _ApiError("invalid_cursor") from None
+        page = everyone[offset : offset + limit]
+        nxt = offset + limit
+        cursor = base64.b64encode(f"users:{nxt}".encode()).decode() if nxt < len(everyone) else ""
+        return {
+            "members": [self.user_object(u) for u in page],
+            "cache_ts": int(self.clock()),
+            "response_metadata": {"next_cursor": cursor},
         }
 
     async def _users_info(self, p: dict[str, Any]) -> dict[str, Any]:
