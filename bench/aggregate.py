@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from storage.admin import ensure_database  # noqa: E402
+
 OUT = ROOT / "bench" / "out"
 CONSULTATION = """
 id: bench
@@ -223,26 +225,6 @@ async def build(url: str, n: int) -> str:
         await db.dispose()
 
 
-async def _ensure_pg_database(admin_url: str, name: str) -> str:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(admin_url)
-    conn = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
 # --- measuring (in a fresh process) ----------------------------------------------------------
 
 
@@ -303,7 +285,7 @@ def main() -> None:
     pg = os.environ.get("TEST_DATABASE_URL")
     if pg and pg.startswith("postgresql"):
         targets.append(
-            ("postgresql", lambda n: asyncio.run(_ensure_pg_database(pg, f"consultbot_bench_{n}")))
+            ("postgresql", lambda n: asyncio.run(ensure_database(pg, f"consultbot_bench_{n}")))
         )
     print(f"cpus: {os.cpu_count()}; memory: peak RSS of a fresh process (ru_maxrss), MiB")
     header = (

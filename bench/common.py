@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
@@ -27,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.formats import DirectoryFile, MemberSpec, NetworkSpec, RegionSpec  # noqa: E402
 from bot.sandbox.driver import compute_signature  # noqa: E402
+from storage.admin import pg_execute, postgres_admin_url, with_database  # noqa: E402
 from storage.models import utcnow  # noqa: E402
 
 EXAMPLES = ROOT / "examples"
@@ -41,28 +40,8 @@ REGIONS = [("london", "London"), ("north-west", "North West"), ("midlands", "Mid
 # --- databases -------------------------------------------------------------------------------
 
 
-def pg_admin_url() -> str | None:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url and make_url(url).get_backend_name() == "postgresql":
-        return url
-    return None
-
-
-async def pg_execute(url: str, sql: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
+# One place for PostgreSQL database admin (storage.admin); bench code reads these names.
+pg_admin_url = postgres_admin_url
 
 
 @asynccontextmanager
@@ -78,7 +57,7 @@ async def fresh_database(kind: str) -> AsyncIterator[str]:
     name = f"cbbench_{uuid.uuid4().hex[:10]}"
     await pg_execute(admin, f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+        yield with_database(admin, name)
     finally:
         await pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -232,6 +232,29 @@ class Audience:
         return [chosen[k] for k in sorted(chosen)]
 
 
+async def _answered_and_opted_out(
+    session: AsyncSession, consultation_id: str
+) -> tuple[set[str], set[str]]:
+    """Respondent keys that have answered, and users who pressed Stop reminders."""
+    keys = set(
+        (
+            await session.exec(
+                select(Response.respondent_key).where(Response.consultation_id == consultation_id)
+            )
+        ).all()
+    )
+    opted_out = set(
+        (
+            await session.exec(
+                select(ReminderOptOut.user_id).where(
+                    ReminderOptOut.consultation_id == consultation_id
+                )
+            )
+        ).all()
+    )
+    return keys, opted_out
+
+
 async def gather_audience(
     services: Services, view: ConsultationView, networks: list[Network]
 ) -> Audience:
@@ -256,24 +279,7 @@ async def gather_audience(
     people = {u: Person(user_id=u, tz=p.tz) for u, p in found.items() if p.is_human}
     consultation_id = view.id
     async with services.db.session() as session:
-        keys = set(
-            (
-                await session.exec(
-                    select(Response.respondent_key).where(
-                        Response.consultation_id == consultation_id
-                    )
-                )
-            ).all()
-        )
-        opted_out = set(
-            (
-                await session.exec(
-                    select(ReminderOptOut.user_id).where(
-                        ReminderOptOut.consultation_id == consultation_id
-                    )
-                )
-            ).all()
-        )
+        keys, opted_out = await _answered_and_opted_out(session, consultation_id)
         regions = dict(
             (
                 await session.exec(
@@ -575,24 +581,7 @@ async def withdraw_stale_reminders(services: Services, now: datetime | None = No
                 )
                 continue
             view = ConsultationView(consultation=consultation, questions=[])
-            keys = set(
-                (
-                    await session.exec(
-                        select(Response.respondent_key).where(
-                            Response.consultation_id == consultation_id
-                        )
-                    )
-                ).all()
-            )
-            opted_out = set(
-                (
-                    await session.exec(
-                        select(ReminderOptOut.user_id).where(
-                            ReminderOptOut.consultation_id == consultation_id
-                        )
-                    )
-                ).all()
-            )
+            keys, opted_out = await _answered_and_opted_out(session, consultation_id)
             answered = [
                 i
                 for i, user in queued

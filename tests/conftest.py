@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.engine import make_url
 
+from storage.admin import pg_execute, postgres_admin_url, with_database
 from storage.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,38 +22,11 @@ PG_SKIP_REASON = (
 )
 
 
-def _pg_admin_url() -> str | None:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        return None
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return None
-    return url
-
-
-async def _pg_execute(url: str, sql: str) -> None:
-    import asyncpg
-
-    parsed = make_url(url)
-    conn = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database=parsed.database or "postgres",
-    )
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str | None]:
     """A migrated PostgreSQL database that each test copies (CREATE DATABASE ... TEMPLATE),
     so a test gets a fresh schema in a fraction of the time migrations take."""
-    admin = _pg_admin_url()
+    admin = postgres_admin_url()
     if admin is None:
         yield None
         return
@@ -62,8 +35,8 @@ def pg_template() -> Iterator[str | None]:
     async def create() -> None:
         from bot.runtime import prepare_database
 
-        await _pg_execute(admin, f'CREATE DATABASE "{name}"')
-        database = Database(make_url(admin).set(database=name).render_as_string(False))
+        await pg_execute(admin, f'CREATE DATABASE "{name}"')
+        database = Database(with_database(admin, name))
         try:
             await prepare_database(database)
         finally:
@@ -73,7 +46,7 @@ def pg_template() -> Iterator[str | None]:
     try:
         yield name
     finally:
-        asyncio.run(_pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -84,15 +57,15 @@ async def database_url(
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'consultbot.db'}"
         return
-    admin = _pg_admin_url()
+    admin = postgres_admin_url()
     if admin is None or pg_template is None:
         pytest.skip(PG_SKIP_REASON)
     name = f"cbtest_{uuid.uuid4().hex[:12]}"
-    await _pg_execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    await pg_execute(admin, f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
     try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
+        yield with_database(admin, name)
     finally:
-        await _pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
