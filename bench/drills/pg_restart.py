@@ -24,7 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from sqlmodel import col, func, select
 
-from bench.common import STAFF, add_consultation, build_world, fresh_database, pg_admin_url
+from bench.common import (
+    STAFF,
+    add_consultation,
+    build_world,
+    fresh_database,
+    log_like_production,
+    pg_admin_url,
+)
 from bench.rush import submission_body
 from bot.consultations import get_consultation
 from bot.directory import load_directory
@@ -135,9 +142,15 @@ async def drill(members: int) -> int:
 
 
 def main() -> int:
+    import tempfile
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=150)
     args = parser.parse_args()
+    # The bot's error log during the restart is expected and long: keep it out of the terminal.
+    log_path = Path(tempfile.gettempdir()) / "consultbot-pg-restart.log"
+    log_like_production(log_path)
+    print(f"the bot's log: {log_path}")
     return asyncio.run(drill(args.members))
 
 
