@@ -624,7 +624,9 @@ async def stop_reminders(
             )
         ).all()
         await _cancel_outbox(session, [i for i in queued if i is not None], "withdrawn: stopped")
-        if channel_id and message_ts:
+        # Only the member's own DM with the bot is edited: a click's channel and ts come from
+        # the payload, and must never let anyone rewrite a channel's consultation post.
+        if channel_id and message_ts and channel_id.startswith("D"):
             await enqueue(
                 session,
                 dedup_key=f"reminders-stopped:{consultation_id}:{user_id}:{message_ts}",
