@@ -45,7 +45,6 @@ from bot.outbox import FORGET_WHEN_SENT, enqueue
 from bot.services import Services
 from bot.slack_text import escape
 from bot.timefmt import human_deadline
-from storage.db import insert_or_ignore
 from storage.models import (
     Consultation,
     InboxSubmission,
@@ -106,12 +105,23 @@ STATE_CACHE_SECONDS = 1.0
 
 async def _consultation_state(services: Services, consultation_id: str) -> Consultation | None:
     cache: dict[str, _State] = services.extras.setdefault("state_cache", {})
-    state = cache.get(consultation_id)
-    if state is None or time.monotonic() - state.loaded_at > STATE_CACHE_SECONDS:
-        async with services.db.read_session() as session:
-            consultation = await session.get(Consultation, consultation_id)
-        state = _State(time.monotonic(), consultation)
-        cache[consultation_id] = state
+
+    def fresh() -> _State | None:
+        state = cache.get(consultation_id)
+        if state is None or time.monotonic() - state.loaded_at > STATE_CACHE_SECONDS:
+            return None
+        return state
+
+    state = fresh()
+    if state is None:
+        # One read at a time: when it goes stale mid-rush, a hundred requests must not all read.
+        async with services.extras.setdefault("state_cache_lock", asyncio.Lock()):
+            state = fresh()
+            if state is None:
+                async with services.db.read_session() as session:
+                    consultation = await session.get(Consultation, consultation_id)
+                state = _State(time.monotonic(), consultation)
+                cache[consultation_id] = state
     return state.consultation
 
 
@@ -262,27 +272,26 @@ async def accept_submission(
             replace_view=info_modal("Not consulted", _not_consulted_text(view, networks))
         )
     key = delivery_key or f"view_submission:{uuid.uuid4().hex}"
-    async with services.db.queued_session() as session:
-        inbox_id = await insert_or_ignore(
-            session,
-            InboxSubmission,
-            {
-                "delivery_key": key,
-                "user_id": user_id,
-                "consultation_id": view.id,
-                "payload": {
-                    "private_metadata": view_payload.get("private_metadata"),
-                    "values": state,
-                    "networks": [n.id for n in mine],
-                    "view_id": view_payload.get("id"),
-                },
-                "accepted_at": utcnow(),
-                "attempts": 0,
+    inbox_id = await services.db.insert_one(
+        InboxSubmission,
+        {
+            "delivery_key": key,
+            "user_id": user_id,
+            "consultation_id": view.id,
+            "payload": {
+                "private_metadata": view_payload.get("private_metadata"),
+                "values": state,
+                "networks": [n.id for n in mine],
+                "view_id": view_payload.get("id"),
             },
-            ["delivery_key"],
-            returning=InboxSubmission.id,
-        )
-        if inbox_id is None:  # Slack's retry of a delivery we already accepted
+            "accepted_at": utcnow(),
+            "attempts": 0,
+        },
+        ["delivery_key"],
+        InboxSubmission.id,
+    )
+    if inbox_id is None:  # Slack's retry of a delivery we already accepted
+        async with services.db.read_session() as session:
             inbox_id = (
                 await session.exec(
                     select(InboxSubmission.id).where(InboxSubmission.delivery_key == key)

@@ -127,6 +127,28 @@ class Database:
         async with self._write_turn, self.session() as session:
             yield session
 
+    async def insert_one(
+        self, model: type[Any], values: dict[str, Any], conflict: list[str], returning: Any
+    ) -> Any:
+        """One INSERT ... ON CONFLICT DO NOTHING in its own short transaction, without an ORM
+        session: the cheapest durable write, for the path Slack is waiting on. Returns the
+        `returning` column, or None when the row already existed."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        statement = (
+            insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=conflict)
+            .returning(returning)
+        )
+        if self.is_sqlite:
+            async with self._write_turn, self.engine.begin() as conn:
+                return (await conn.execute(statement)).scalar_one_or_none()
+        async with self.engine.begin() as conn:
+            return (await conn.execute(statement)).scalar_one_or_none()
+
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A session for reading only. On SQLite it does not take the write lock, so reads on
