@@ -105,26 +105,6 @@ def floor(args: argparse.Namespace, posts: int, per_channel: int, opens: int) ->
     return Floor(parts[binding], binding, parts)
 
 
-async def wait_delivered(h: Harness, timeout: float) -> None:
-    """Until no outbox row is pending or being sent (checked every 50 ms)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        async with h.services.db.read_session() as session:
-            waiting = (
-                await session.exec(
-                    select(func.count()).where(
-                        col(OutboxMessage.status).in_(("pending", "sending"))
-                    )
-                )
-            ).one()
-        if waiting == 0:
-            return
-        if loop.time() > deadline:
-            raise TimeoutError(f"{waiting} outbox messages still undelivered after {timeout}s")
-        await asyncio.sleep(0.05)
-
-
 async def answer(h: Harness, members: list[str]) -> None:
     """These members respond (recorded as the modal would, without the HTTP round trip)."""
     view = await get_consultation(h.services.db, CONSULTATION)
@@ -216,13 +196,13 @@ async def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
                 profiler.enable()
             started = time.perf_counter()
             await start_launch(h.services, CONSULTATION, actor=STAFF)
-            await wait_delivered(h, args.timeout)
+            await h.settle(timeout=args.timeout)
             launched = time.perf_counter()
             await make_reminder_due(h)
             rounds = await send_due_reminders(h.services)
             assert rounds == 1, f"expected one reminder round, sent {rounds}"
             enqueued = time.perf_counter()
-            await wait_delivered(h, args.timeout)
+            await h.settle(timeout=args.timeout)
             wall = time.perf_counter() - started
             if profiler:
                 profiler.disable()
@@ -327,8 +307,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
         )
     )
     print(
-        "launch s = launch called -> 40 posts delivered; enqueue s = reminder round gathered "
-        "(users.info per member) and written to the outbox; 429s = answers the sandbox refused."
+        "launch s = launch called -> every channel post delivered; enqueue s = reminder round gathered "
+        "(channel members via users.list) and written to the outbox; 429s = answers the sandbox refused."
     )
     return ok
 

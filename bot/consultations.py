@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func
 from sqlmodel import col, select
 
-from bot.formats import STANCES, ConsultationFile
+from bot.formats import ConsultationFile
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -196,9 +196,6 @@ async def list_consultations(
 
 def is_open_for_answers(consultation: Consultation, now: datetime | None = None) -> bool:
     return consultation.status == "open" and (now or utcnow()) < consultation.deadline
-
-
-STANCE_VALUES = [value for value, _ in STANCES]
 
 
 async def target_networks(db: Database, consultation: Consultation) -> list[Network]:

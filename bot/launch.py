@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import col
 
 from bot.blocks.posts import consultation_post
 from bot.consultations import (
@@ -219,21 +219,3 @@ async def render_consultation_post(db: Database, payload: dict[str, Any]) -> dic
             closed=closed,
         ),
     }
-
-
-async def post_ts(db: Database, consultation_id: str, network_id: str) -> tuple[str, str] | None:
-    """(channel, ts) of a network's consultation post once it has been delivered."""
-    async with db.session() as session:
-        row = (
-            await session.exec(
-                select(OutboxMessage.result_channel, OutboxMessage.result_ts)
-                .join(ConsultationPost, ConsultationPost.outbox_id == OutboxMessage.id)
-                .where(
-                    ConsultationPost.consultation_id == consultation_id,
-                    ConsultationPost.network_id == network_id,
-                )
-            )
-        ).first()
-    if row is None or row[1] is None:
-        return None
-    return row[0], row[1]
