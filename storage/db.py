@@ -93,6 +93,7 @@ class Database:
             self.engine, class_=AsyncSession, expire_on_commit=False
         )
         self._write_turn = asyncio.Lock()
+        self._insert_groups: dict[tuple[Any, ...], _GroupInsert] = {}
         self._read_sessions = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}),
             class_=AsyncSession,
@@ -130,24 +131,18 @@ class Database:
     async def insert_one(
         self, model: type[Any], values: dict[str, Any], conflict: list[str], returning: Any
     ) -> Any:
-        """One INSERT ... ON CONFLICT DO NOTHING in its own short transaction, without an ORM
-        session: the cheapest durable write, for the path Slack is waiting on. Returns the
-        `returning` column, or None when the row already existed."""
-        if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        statement = (
-            insert(model)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=conflict)
-            .returning(returning)
-        )
-        if self.is_sqlite:
-            async with self._write_turn, self.engine.begin() as conn:
-                return (await conn.execute(statement)).scalar_one_or_none()
-        async with self.engine.begin() as conn:
-            return (await conn.execute(statement)).scalar_one_or_none()
+        """One INSERT ... ON CONFLICT DO NOTHING, durable when this returns: the cheapest write,
+        for the path Slack is waiting on. Returns the `returning` column, or None when a row
+        with the same `conflict` key already existed.
+
+        Concurrent calls share a transaction (group commit): while one batch commits, the rows
+        that arrive wait and go together in the next. A rush of a hundred submissions then costs
+        a few commits rather than a hundred turns of the write lock."""
+        key = (model, tuple(conflict), returning)
+        group = self._insert_groups.get(key)
+        if group is None:
+            group = self._insert_groups[key] = _GroupInsert(self, model, conflict, returning)
+        return await group.insert(values)
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
@@ -166,3 +161,83 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class _GroupInsert:
+    """Rows for one table and conflict key, inserted in batches, one transaction per batch.
+
+    No timer: a batch is whatever queued while the previous one was committing, so a lone
+    insert goes at once and a rush shares commits."""
+
+    MAX_BATCH = 500
+
+    def __init__(self, db: Database, model: type[Any], conflict: list[str], returning: Any) -> None:
+        self.db = db
+        self.conflict = conflict
+        if db.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert
+        key_columns = [getattr(model, name) for name in conflict]
+        self.statement = (
+            insert(model)
+            .on_conflict_do_nothing(index_elements=conflict)
+            .returning(returning, *key_columns)
+        )
+        self.pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def insert(self, values: dict[str, Any]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending.append((values, future))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush())
+        # shield: a caller that gives up must not cancel the batch other callers wait on.
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self.pending:
+            batch = self.pending[: self.MAX_BATCH]
+            del self.pending[: self.MAX_BATCH]
+            try:
+                results = await self._write([values for values, _ in batch])
+            except Exception as exc:
+                if len(batch) == 1:
+                    _settle(batch[0][1], exc=exc)
+                    continue
+                # One bad row must not fail its neighbours: try each alone.
+                for values, future in batch:
+                    try:
+                        _settle(future, (await self._write([values]))[0])
+                    except Exception as row_exc:
+                        _settle(future, exc=row_exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                _settle(future, result)
+
+    async def _write(self, rows: list[dict[str, Any]]) -> list[Any]:
+        """Insert `rows` in one transaction; the `returning` value of each, None where its key
+        existed already (or came earlier in the same batch)."""
+        if self.db.is_sqlite:
+            async with self.db._write_turn, self.db.engine.begin() as conn:
+                returned = (await conn.execute(self.statement, rows)).all()
+        else:
+            async with self.db.engine.begin() as conn:
+                returned = (await conn.execute(self.statement, rows)).all()
+        by_key = {tuple(row[1:]): row[0] for row in returned}
+        results: list[Any] = []
+        for values in rows:
+            # pop: of two rows with one key in a batch, only the first was inserted.
+            results.append(by_key.pop(tuple(values[c] for c in self.conflict), None))
+        return results
+
+
+def _settle(
+    future: asyncio.Future[Any], result: Any = None, *, exc: BaseException | None = None
+) -> None:
+    if future.done():  # its caller was cancelled
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
