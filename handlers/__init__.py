@@ -10,7 +10,9 @@ from bot.services import Services
 def register_all(app: AsyncApp, services: Services) -> None:
     from handlers import actions, commands, events, views
 
-    commands.register(app, services)
-    actions.register(app, services)
+    # Bolt tries listeners in the order they were added, building each matcher's arguments:
+    # the deadline rush's submissions and Respond clicks come first.
     views.register(app, services)
+    actions.register(app, services)
+    commands.register(app, services)
     events.register(app, services)
