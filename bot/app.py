@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -39,35 +38,49 @@ def describe_request(body: dict[str, Any]) -> tuple[str, str]:
     return str(kind), ""
 
 
-def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
-    app = AsyncApp(
-        client=services.client,
-        signing_secret=signing_secret,
-    )
+def outcome_of(response: BoltResponse | None) -> str:
+    """ok, invalid (the member must fix a field), refused (4xx) or error, for the log line."""
+    if response is None or response.status >= 500:
+        return "error"
+    if response.status >= 400:
+        return "refused"
+    if '"response_action": "errors"' in (response.body or ""):  # Bolt's ack(errors=...)
+        return "invalid"
+    return "ok"
 
-    @app.middleware
-    async def log_request(
-        body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse | None]]
-    ) -> BoltResponse | None:
+
+class ConsultbotApp(AsyncApp):
+    """Bolt's AsyncApp, logging one line per request it handles, over HTTP or Socket Mode.
+
+    Timed around the whole dispatch: a Bolt middleware's `next()` returns before the listener
+    runs, so it cannot measure what Slack waits for."""
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         started = time.perf_counter()
-        kind, ident = describe_request(body)
-        outcome = "ok"
+        body = req.body if isinstance(req.body, dict) else {}
+        response: BoltResponse | None = None
         try:
-            return await next()
-        except Exception:
-            outcome = "error"
-            raise
+            response = await super().async_dispatch(req)
+            return response
         finally:
+            kind, ident = describe_request(body)
             log.info(
                 json.dumps(
                     {
                         "kind": kind,
                         "id": ident,
                         "latency_ms": round((time.perf_counter() - started) * 1000, 1),
-                        "outcome": outcome,
+                        "outcome": outcome_of(response),
                     }
                 )
             )
+
+
+def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
+    app = ConsultbotApp(
+        client=services.client,
+        signing_secret=signing_secret,
+    )
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
