@@ -128,9 +128,11 @@ async def start_launch(services: Services, consultation_id: str, *, actor: str) 
                 detail={"networks": [n.id for n in networks], "queued": queued},
             )
         )
-    from bot.responding import forget_consultation_state  # (imports this module)
+    from bot.responding import forget_consultation_state, warm_answering_caches  # (cycle)
 
     forget_consultation_state(services, consultation_id)
+    # Members press Respond as soon as the posts appear: have what answering reads ready.
+    services.in_background(warm_answering_caches(services))
     services.outbox.wake()
     return LaunchStarted(consultation_id, networks, queued)
 

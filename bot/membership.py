@@ -1,21 +1,25 @@
 """Who is in a network: the members of its Slack channel (conversations.members), cached briefly.
 
-The cache keeps the Respond click inside Slack's 3-second trigger window; a minute is short
-enough that someone added to a channel can answer almost at once.
+The cache keeps the Respond click inside Slack's 3-second trigger window: a channel is read once a
+minute, in the background, however many members are answering. Someone added to a channel since
+is looked up again when they press Respond, so they can answer at once.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.caching import RefreshingCache
 from storage.models import Network
 
 CACHE_SECONDS = 60.0
+# Someone just added to a channel who presses Respond is looked up again, at most this often per
+# channel, rather than told they are not consulted until the cache expires.
+MISS_RECHECK_SECONDS = 10.0
 log = logging.getLogger(__name__)
 
 
@@ -23,12 +27,15 @@ log = logging.getLogger(__name__)
 class ChannelMembers:
     client: AsyncWebClient
     ttl: float = CACHE_SECONDS
-    _cache: dict[str, tuple[float, frozenset[str]]] = field(default_factory=dict)
+    miss_recheck: float = MISS_RECHECK_SECONDS
+    _cache: RefreshingCache[str, frozenset[str]] = field(init=False)
 
-    async def members(self, channel_id: str, *, fresh: bool = False) -> frozenset[str]:
-        cached = self._cache.get(channel_id)
-        if cached is not None and not fresh and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
+    def __post_init__(self) -> None:
+        self._cache = RefreshingCache(
+            "channel members", self._read, ttl=self.ttl, failure_ttl=self.miss_recheck
+        )
+
+    async def _read(self, channel_id: str) -> frozenset[str]:
         members: list[str] = []
         cursor: str | None = None
         while True:
@@ -39,18 +46,28 @@ class ChannelMembers:
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
-        result = frozenset(members)
-        self._cache[channel_id] = (time.monotonic(), result)
-        return result
+        return frozenset(members)
+
+    async def members(self, channel_id: str, *, fresh: bool = False) -> frozenset[str]:
+        """The channel's members; `fresh` reads Slack now rather than the cache."""
+        return await self._cache.get(channel_id, max_age=0.0 if fresh else None)
 
     async def networks_of(self, user_id: str, networks: list[Network]) -> list[Network]:
         """The given networks whose channel `user_id` is in. A channel the bot cannot read
         (a typo in the directory, removed from a private channel) counts as empty, so one bad
         channel does not stop the members of every other network."""
+        found = await self._networks_of(user_id, networks, max_age=None)
+        if not found:
+            found = await self._networks_of(user_id, networks, max_age=self.miss_recheck)
+        return found
+
+    async def _networks_of(
+        self, user_id: str, networks: list[Network], *, max_age: float | None
+    ) -> list[Network]:
         found = []
         for network in networks:
             try:
-                members = await self.members(network.channel_id)
+                members = await self._cache.get(network.channel_id, max_age=max_age)
             except SlackApiError as exc:
                 log.warning(
                     "cannot read the members of %s (%s): %s",
@@ -64,7 +81,4 @@ class ChannelMembers:
         return found
 
     def forget(self, channel_id: str | None = None) -> None:
-        if channel_id is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(channel_id, None)
+        self._cache.forget(channel_id)

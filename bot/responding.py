@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +30,7 @@ from bot.blocks.modal import (
     unsent_text,
 )
 from bot.blocks.receipt import confirmation_text, receipt_message
+from bot.caching import RefreshingCache
 from bot.consultations import (
     ConsultationError,
     ConsultationView,
@@ -77,89 +76,97 @@ def _not_consulted_text(view: ConsultationView, networks: list[Network]) -> str:
 
 
 # What a form needs that does not change from one member to the next (the questions never
-# change once added; networks and regions only when the directory is reloaded) is read once per
-# consultation and kept briefly, so a deadline rush does not read it again for every submission.
-# The consultation row itself (status, deadline) is always read fresh.
+# change once added; networks and regions only when the directory is reloaded) is kept for
+# FORM_CACHE_SECONDS; the consultation row (status, deadline) for STATE_CACHE_SECONDS. Both are
+# refreshed in the background when older (bot.caching), so a deadline rush never waits on a
+# reload. The deadline itself is compared exactly on every submission; only a manual close or
+# extend made by another replica can take a moment longer to be seen.
 FORM_CACHE_SECONDS = 30.0
+STATE_CACHE_SECONDS = 1.0
+STATE_STALE_LIMIT = 10.0  # never answer from a status older than this
 
 
 @dataclass(frozen=True)
 class _Form:
-    loaded_at: float
     view: ConsultationView
     networks: list[Network]
     regions: list[Region]
 
 
 @dataclass(frozen=True)
-class _State:
-    loaded_at: float
-    consultation: Consultation | None
+class _AnsweringCaches:
+    state: RefreshingCache[str, Consultation | None]
+    form: RefreshingCache[str, _Form]
 
 
-# The consultation row (status, deadline) is re-read at most this often. The deadline itself is
-# compared exactly on every submission; only a manual close or extend can take up to this long
-# to be seen by a replica.
-STATE_CACHE_SECONDS = 1.0
+def _caches(services: Services) -> _AnsweringCaches:
+    caches = services.extras.get("answering_caches")
+    if caches is None:
 
+        async def load_state(consultation_id: str) -> Consultation | None:
+            async with services.db.read_session() as session:
+                return await session.get(Consultation, consultation_id)
 
-async def _consultation_state(services: Services, consultation_id: str) -> Consultation | None:
-    cache: dict[str, _State] = services.extras.setdefault("state_cache", {})
+        async def load_form(consultation_id: str) -> _Form:
+            view = await get_consultation(services.db, consultation_id)
+            return _Form(
+                view,
+                await target_networks(services.db, view.consultation),
+                await list_regions(services.db),
+            )
 
-    def fresh() -> _State | None:
-        state = cache.get(consultation_id)
-        if state is None or time.monotonic() - state.loaded_at > STATE_CACHE_SECONDS:
-            return None
-        return state
-
-    state = fresh()
-    if state is None:
-        # One read at a time: when it goes stale mid-rush, a hundred requests must not all read.
-        async with services.extras.setdefault("state_cache_lock", asyncio.Lock()):
-            state = fresh()
-            if state is None:
-                async with services.db.read_session() as session:
-                    consultation = await session.get(Consultation, consultation_id)
-                state = _State(time.monotonic(), consultation)
-                cache[consultation_id] = state
-    return state.consultation
+        caches = _AnsweringCaches(
+            state=RefreshingCache(
+                "consultation state",
+                load_state,
+                ttl=STATE_CACHE_SECONDS,
+                stale_limit=STATE_STALE_LIMIT,
+            ),
+            form=RefreshingCache("consultation form", load_form, ttl=FORM_CACHE_SECONDS),
+        )
+        services.extras["answering_caches"] = caches
+    return caches
 
 
 def forget_consultation_state(services: Services, consultation_id: str) -> None:
     """Drop this process's cached status and form (after a close, extend or edit here)."""
-    services.extras.setdefault("state_cache", {}).pop(consultation_id, None)
-    services.extras.setdefault("form_cache", {}).pop(consultation_id, None)
+    caches = _caches(services)
+    caches.state.forget(consultation_id)
+    caches.form.forget(consultation_id)
 
 
 async def _form(
     services: Services, consultation_id: str
 ) -> tuple[ConsultationView, list[Network], list[Region]]:
-    """The consultation (status at most a second old), its networks and the regions.
+    """The consultation (status at most a second or so old), its networks and the regions.
 
     Raises ConsultationError for an unknown consultation."""
-    consultation = await _consultation_state(services, consultation_id)
+    caches = _caches(services)
+    consultation = await caches.state.get(consultation_id)
     if consultation is None:
         raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
-    cache: dict[str, _Form] = services.extras.setdefault("form_cache", {})
-    form = cache.get(consultation_id)
-    if form is None or time.monotonic() - form.loaded_at > FORM_CACHE_SECONDS:
-        # One load at a time: a rush must not load the same form a hundred times at once.
-        async with services.extras.setdefault("form_cache_lock", asyncio.Lock()):
-            form = cache.get(consultation_id)
-            if form is None or time.monotonic() - form.loaded_at > FORM_CACHE_SECONDS:
-                view = await get_consultation(services.db, consultation_id)
-                form = _Form(
-                    time.monotonic(),
-                    view,
-                    await target_networks(services.db, view.consultation),
-                    await list_regions(services.db),
-                )
-                cache[consultation_id] = form
+    form = await caches.form.get(consultation_id)
     return (
         ConsultationView(consultation=consultation, questions=form.view.questions),
         form.networks,
         form.regions,
     )
+
+
+async def warm_answering_caches(services: Services) -> None:
+    """Load what answering reads (status, form, channel members) for every open consultation,
+    so the first members to press Respond after a start or launch do not wait for it."""
+    async with services.db.read_session() as session:
+        open_ids = (
+            await session.exec(select(Consultation.id).where(Consultation.status == "open"))
+        ).all()
+    for consultation_id in open_ids:
+        try:
+            _view, networks, _regions = await _form(services, consultation_id)
+            for network in networks:
+                await services.members.members(network.channel_id)
+        except Exception as exc:  # a cold cache is slower, not wrong
+            log.warning("could not warm the caches for %s: %r", consultation_id, exc)
 
 
 async def modal_for(

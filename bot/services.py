@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,19 @@ class Services:
     # Filled by the runtime: e.g. the scheduler, for health checks.
     extras: dict[str, Any] = field(default_factory=dict)
 
+    _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
+
     def __post_init__(self) -> None:
         self.members = ChannelMembers(self.client)
         self.people = WorkspacePeople(self.client)
+
+    def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` without waiting for it (holding the task, so it is not collected)."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def stop_background(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)

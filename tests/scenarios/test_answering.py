@@ -260,3 +260,33 @@ async def test_launch_after_the_deadline_is_refused_with_a_reason(harness: Harne
         lambda: any("deadline" in text_of(m) for m in harness.slack.ephemerals(STAFF))
     )
     assert not harness.slack.top_level_messages("C0ICSNET")
+
+
+async def test_someone_added_to_a_channel_after_launch_can_answer_at_once(
+    harness: Harness,
+) -> None:
+    assert harness.driver is not None and harness.slack is not None
+    await harness.add_consultation_file(
+        harness_examples("integrating-care.yaml"), id="ic-joiner", deadline=future()
+    )
+    await launch(harness, "ic-joiner")
+    post = post_in(harness, "C0ICSNET")
+    outsider_view = await harness.driver.open_modal_via(OUTSIDER, "respond", message=post)
+    assert "gathers the views of members of" in render_blocks_as_text(outsider_view["blocks"])
+
+    # Their lead adds them to the network's channel; the bot read it moments ago. (Not
+    # asking Slack again on every miss: at most once per `miss_recheck` per channel.)
+    harness.services.members.miss_recheck = 0.0
+    harness.slack.set_members("C0ICSNET", [*harness.slack.channels["C0ICSNET"].members, OUTSIDER])
+    view = await harness.driver.open_modal_via(OUTSIDER, "respond", message=post)
+    values = {
+        **stance_values(view, "agree"),
+        "profile_region": "london",
+        "profile_organisation": "Example Trust",
+    }
+    response = await harness.driver.submit_view(OUTSIDER, view, values)
+    await harness.settle()
+
+    assert response.status == 200 and response.json is None  # accepted: the modal closes
+    async with harness.services.db.session() as session:
+        assert len((await session.exec(select(Response))).all()) == 1
