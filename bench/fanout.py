@@ -174,7 +174,7 @@ def check(h: Harness, channels: list[str], reminded: list[str], responders: list
 async def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     async with fresh_database(kind) as url:
         # Production pacing (1 message/s per channel) and tick; the sandbox enforces the limits.
-        h = Harness(url, options=RuntimeOptions(), rate_limits=limits(args))
+        h = Harness(url, options=RuntimeOptions(freeze_startup_heap=True), rate_limits=limits(args))
         await h.start()
         try:
             assert h.slack is not None

@@ -118,7 +118,9 @@ async def stored_answers(h: Harness) -> int:
 
 async def run(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     async with fresh_database(kind) as url:
-        h = Harness(url, options=RuntimeOptions())  # production pacing and tick
+        h = Harness(
+            url, options=RuntimeOptions(freeze_startup_heap=True)
+        )  # production pacing and tick
         await h.start()
         try:
             assert h.slack is not None

@@ -401,7 +401,7 @@ def run(
     host: Annotated[str, typer.Option("--host", help="HTTP bind address.")] = "0.0.0.0",
 ) -> None:
     """Run the bot (Socket Mode, or HTTP serving POST /slack/events and GET /healthz)."""
-    from bot.runtime import Runtime
+    from bot.runtime import Runtime, RuntimeOptions
 
     config = settings()
     try:
@@ -411,7 +411,7 @@ def run(
     _configure_logging()
 
     async def serve() -> None:
-        runtime = Runtime(config)
+        runtime = Runtime(config, RuntimeOptions(freeze_startup_heap=True))
         try:
             if http:
                 server = await runtime.start_http(host=host, port=port)
