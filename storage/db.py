@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -20,42 +21,61 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def _sqlite_file(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys and BEGIN IMMEDIATE on every connection of `engine`."""
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # The driver's own transaction handling breaks SAVEPOINTs (a RELEASE would commit
+        # the outer work); SQLAlchemy's documented recipe takes over BEGIN ourselves.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+        # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits
+        # (busy_timeout) instead of failing when another writer committed in between.
+        # Read-only sessions (Database.read_session) take no lock: WAL readers never wait.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An engine with SQLite in WAL mode and foreign keys on (both are per connection)."""
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_file(url)
         # hide_parameters: errors must not carry members' ids or answers into the logs.
         engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            # The driver's own transaction handling breaks SAVEPOINTs (a RELEASE would commit
-            # the outer work); SQLAlchemy's documented recipe takes over BEGIN ourselves.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
-            # IMMEDIATE takes the write lock up front, so a read-then-write transaction waits
-            # (busy_timeout) instead of failing when another writer committed in between.
-            # Read-only sessions (Database.read_session) take no lock: WAL readers never wait.
-            if conn.get_execution_options().get(READ_ONLY):
-                conn.exec_driver_sql("BEGIN")
-            else:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _configure_sqlite(engine.sync_engine)
         return engine
     # pool_pre_ping: a restarted PostgreSQL is reconnected to without restarting the bot.
     return create_async_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True
     )
+
+
+def create_sqlite_thread_engine(url: str) -> Engine:
+    """A plain (blocking) engine on the same SQLite file, for work done whole in one worker
+    thread: through aiosqlite every statement, BEGIN and COMMIT is a separate hop to its
+    thread and back, each waiting for a turn of a busy event loop."""
+    _sqlite_file(url)
+    sync_url = make_url(url).set(drivername="sqlite")
+    engine = create_sync_engine(sync_url, connect_args={"timeout": 30}, hide_parameters=True)
+    _configure_sqlite(engine)
+    return engine
 
 
 async def insert_or_ignore(
@@ -94,6 +114,7 @@ class Database:
         )
         self._write_turn = asyncio.Lock()
         self._insert_groups: dict[tuple[Any, ...], _GroupInsert] = {}
+        self._thread_engine: Engine | None = None
         self._read_sessions = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}),
             class_=AsyncSession,
@@ -159,8 +180,16 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
+    def thread_engine(self) -> Engine:
+        """SQLite only: the blocking engine for whole transactions in a worker thread."""
+        if self._thread_engine is None:
+            self._thread_engine = create_sqlite_thread_engine(self.url)
+        return self._thread_engine
+
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._thread_engine is not None:
+            self._thread_engine.dispose()
 
 
 class _GroupInsert:
@@ -215,15 +244,23 @@ class _GroupInsert:
             for (_, future), result in zip(batch, results, strict=True):
                 _settle(future, result)
 
+    def _write_in_thread(self, rows: list[dict[str, Any]]) -> list[Any]:
+        with self.db.thread_engine().begin() as conn:
+            return list(conn.execute(self.statement, rows).all())
+
     async def _write(self, rows: list[dict[str, Any]]) -> list[Any]:
         """Insert `rows` in one transaction; the `returning` value of each, None where its key
         existed already (or came earlier in the same batch)."""
         if self.db.is_sqlite:
-            async with self.db._write_turn, self.db.engine.begin() as conn:
-                returned = (await conn.execute(self.statement, rows)).all()
+            # The whole transaction in one call to a worker thread (see
+            # create_sqlite_thread_engine), in this process's turn for the write lock.
+            async with self.db._write_turn:
+                returned = await asyncio.to_thread(self._write_in_thread, rows)
         else:
-            async with self.db.engine.begin() as conn:
-                returned = (await conn.execute(self.statement, rows)).all()
+            # One multi-row INSERT is atomic on its own: no BEGIN and COMMIT round trips.
+            async with self.db.engine.connect() as conn:
+                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                returned = (await autocommit.execute(self.statement, rows)).all()
         by_key = {tuple(row[1:]): row[0] for row in returned}
         results: list[Any] = []
         for values in rows:
