@@ -59,6 +59,11 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_ATTEMPTS = 8
+# 429s on one method from this many different channels within this many seconds mean a
+# workspace-wide limit (not one busy channel): every send of that method pauses for Retry-After
+# instead of each channel finding the limit for itself. One stray 429 pauses its channel only.
+WORKSPACE_LIMIT_CHANNELS = 3
+WORKSPACE_LIMIT_WINDOW = 2.0
 # Rows in this batch are deleted once sent: e.g. receipts of anonymous consultations, whose
 # row would otherwise tie a Slack user to the moment a pseudonymous answer was recorded.
 FORGET_WHEN_SENT = "forget-when-sent"
@@ -201,6 +206,9 @@ class OutboxWorker:
         self.worker_id = worker_id or _worker_name()
         self._slots = asyncio.Semaphore(concurrency)
         self._next_slot: dict[str, float] = {}
+        self._method_paused_until: dict[str, float] = {}
+        self._recent_429s: dict[str, list[tuple[float, str]]] = {}
+        self.rate_limited = 0  # 429s seen, for benchmarks and status
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -329,6 +337,7 @@ class OutboxWorker:
         try:
             if row.method in ("chat.postMessage", "chat.update"):
                 await self._pace(row.channel)
+            await self._method_gate(row.method)
             if not await self._still_mine(row):
                 return 0  # the lease ran out while waiting; another worker has it now
             ts, channel = await self._call(row, dependency)
@@ -337,7 +346,7 @@ class OutboxWorker:
             status = exc.response.status_code if exc.response is not None else 0
             if status == 429 or error == "ratelimited":
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
-                self._next_slot[row.channel] = asyncio.get_running_loop().time() + retry_after
+                self._rate_limited(row.method, row.channel, retry_after)
                 await self._release(row, delay=retry_after, count_attempt=False)
                 return 0
             if error in PERMANENT_ERRORS or (status < 500 and error is not None):
@@ -354,6 +363,34 @@ class OutboxWorker:
             return await self._retry_later(row, f"{type(exc).__name__}: {exc}")
         await self._finish(row, status="sent", ts=ts, channel=channel)
         return 1
+
+    def _rate_limited(self, method: str, channel: str, retry_after: float) -> None:
+        """Slack said 429: this channel waits Retry-After; so does the whole method when
+        several channels hear it at once (a workspace-wide limit)."""
+        self.rate_limited += 1
+        now = asyncio.get_running_loop().time()
+        self._next_slot[channel] = now + retry_after
+        recent = [
+            (at, ch)
+            for at, ch in self._recent_429s.get(method, [])
+            if now - at <= WORKSPACE_LIMIT_WINDOW
+        ]
+        recent.append((now, channel))
+        self._recent_429s[method] = recent
+        if len({ch for _, ch in recent}) >= WORKSPACE_LIMIT_CHANNELS:
+            until = now + retry_after
+            if until > self._method_paused_until.get(method, 0.0):
+                log.info(
+                    "outbox: %s rate-limited workspace-wide; pausing %.1fs", method, retry_after
+                )
+                self._method_paused_until[method] = until
+            self._recent_429s[method] = []
+
+    async def _method_gate(self, method: str) -> None:
+        loop = asyncio.get_running_loop()
+        # A loop, not an Event: another 429 may push the pause further while we sleep.
+        while (wait := self._method_paused_until.get(method, 0.0) - loop.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
 
     async def _still_mine(self, row: OutboxMessage) -> bool:
         """Renew the lease just before calling Slack; False if another worker took the row."""

@@ -430,3 +430,45 @@ async def test_an_update_of_a_failed_post_fails_too(
     failed = await row(db, child.id)
     assert (failed.status, failed.error) == ("failed", "depends_on_failed")
     assert fake.calls_to("chat.update") == []
+
+
+async def test_429s_from_several_channels_pause_the_method_everywhere(
+    db: Database, slack: tuple[FakeSlack, AsyncWebClient]
+) -> None:
+    """A workspace-wide limit: the other channels wait Retry-After instead of each being
+    refused in turn."""
+    fake, client = slack
+    limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+    fake.queue("chat.postMessage", limited, limited, limited)
+    for member in ("U01", "U02", "U03"):
+        await post(db, f"dm:{member}", member)
+    w = worker(db, client)
+    assert await w.drain_once() == 0
+    calls_before = len(fake.calls_to("chat.postMessage"))
+
+    await post(db, "dm:U04", "U04")
+    started = asyncio.get_running_loop().time()
+    assert await w.drain_once() == 1  # U04 only: the others wait out their Retry-After
+
+    assert asyncio.get_running_loop().time() - started >= 0.8
+    assert len(fake.calls_to("chat.postMessage")) == calls_before + 1  # no 429 for U04
+    assert w.rate_limited == 3
+
+
+async def test_one_stray_429_pauses_only_its_own_channel(
+    db: Database, slack: tuple[FakeSlack, AsyncWebClient]
+) -> None:
+    fake, client = slack
+    fake.queue(
+        "chat.postMessage",
+        Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "5"}),
+    )
+    await post(db, "dm:U01", "U01")
+    w = worker(db, client)
+    assert await w.drain_once() == 0
+
+    await post(db, "dm:U02", "U02")
+    started = asyncio.get_running_loop().time()
+    assert await w.drain_once() == 1
+
+    assert asyncio.get_running_loop().time() - started < 2
