@@ -54,14 +54,14 @@ def make_web_app(app: AsyncApp, services: Services, *, signing_secret: str) -> w
             return web.json_response({"error": "invalid signature or stale timestamp"}, status=401)
         try:
             bolt_request = await to_bolt_request(request)
-        except (ValueError, KeyError, TypeError, AttributeError):  # broken JSON, odd shapes
+        except (ValueError, LookupError, TypeError, AttributeError):  # broken JSON, odd shapes
             return web.json_response({"error": "malformed request body"}, status=400)
         if not isinstance(bolt_request.body, dict):  # e.g. `payload=null` or `payload=[1]`
             return web.json_response({"error": "malformed request body"}, status=400)
         services.load.in_flight += 1
         try:
             response = await app.async_dispatch(bolt_request)
-        except (KeyError, TypeError, AttributeError, ValueError):
+        except (LookupError, TypeError, AttributeError, ValueError):
             # Bolt's own matching chokes on shapes Slack never sends (e.g. "actions": null).
             log.info("malformed Slack payload refused", exc_info=True)
             return web.json_response({"error": "malformed request body"}, status=400)
