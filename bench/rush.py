@@ -64,7 +64,7 @@ def submission_body(view: ConsultationView, world: World, i: int) -> bytes:
     channel = world.channels[i % len(world.channels)]
     modal = response_modal(
         view,
-        ModalContext(view.id, channel_id=channel, display_name=f"Member {i}", ask_profile=False),
+        ModalContext(view.id, channel_id=channel, ask_profile=False),
     )
     values: dict[str, Any] = {}
     for block in modal["blocks"]:

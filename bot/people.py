@@ -28,6 +28,7 @@ class SlackPerson:
     user_id: str
     tz: str | None
     is_human: bool  # not a bot, app user or deactivated account
+    name: str | None = None  # real name, else display name, else handle
 
 
 def _person(user: dict[str, Any]) -> SlackPerson:
@@ -37,7 +38,19 @@ def _person(user: dict[str, Any]) -> SlackPerson:
         or user.get("is_app_user")
         or user.get("id") in NOT_PEOPLE
     )
-    return SlackPerson(user_id=str(user.get("id")), tz=user.get("tz"), is_human=human)
+    profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+    name = (
+        user.get("real_name")
+        or profile.get("real_name")
+        or profile.get("display_name")
+        or user.get("name")
+    )
+    return SlackPerson(
+        user_id=str(user.get("id")),
+        tz=user.get("tz"),
+        is_human=human,
+        name=name if isinstance(name, str) else None,
+    )
 
 
 @dataclass

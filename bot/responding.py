@@ -191,15 +191,7 @@ async def modal_for(
     key = respondent_key_for(view, user_id, services.anon_secret)
     async with services.db.read_session() as session:
         response, current = await current_answers(session, view, key)
-    display_name = None
-    if not view.consultation.anonymous:
-        display_name = await _display_name(services, user_id)
-    context = ModalContext(
-        consultation_id=view.id,
-        channel_id=channel_id,
-        display_name=display_name,
-        ask_profile=ask_profile,
-    )
+    context = ModalContext(consultation_id=view.id, channel_id=channel_id, ask_profile=ask_profile)
     return response_modal(
         view,
         context,
@@ -210,12 +202,10 @@ async def modal_for(
 
 
 async def _display_name(services: Services, user_id: str) -> str | None:
-    try:
-        info = await services.client.users_info(user=user_id)
-    except SlackApiError:
-        return None
-    user = info.get("user") or {}
-    return user.get("real_name") or (user.get("profile") or {}).get("real_name") or user.get("name")
+    """The member's name as Slack has it, for quote attribution: read here, never taken from
+    the submission, so a forged one cannot put words in someone else's name."""
+    person = (await services.people.people([user_id])).get(user_id)
+    return person.name if person else None
 
 
 @dataclass
@@ -342,7 +332,9 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
                 networks=network_ids,
                 region_id=profile.region_id if profile else None,
                 organisation=profile.organisation if profile else None,
-                display_name=context.display_name if context else None,
+                display_name=(
+                    None if view.consultation.anonymous else await _display_name(services, user_id)
+                ),
                 quote_consent=parsed.consent,
                 delivery_key=row.delivery_key,
                 submitted_at=row.accepted_at,

@@ -53,7 +53,6 @@ class ModalContext:
 
     consultation_id: str
     channel_id: str | None = None
-    display_name: str | None = None
     ask_profile: bool = False
 
     def dumps(self) -> str:
@@ -61,7 +60,6 @@ class ModalContext:
             {
                 "c": self.consultation_id,
                 "ch": self.channel_id,
-                "n": self.display_name,
                 "p": self.ask_profile,
             }
         )[:3000]
@@ -70,11 +68,10 @@ class ModalContext:
     def loads(cls, raw: str | None) -> ModalContext | None:
         try:
             data = json.loads(raw or "")
-            channel, name = data.get("ch"), data.get("n")
+            channel = data.get("ch")
             return cls(
                 consultation_id=str(data["c"]),
                 channel_id=channel if isinstance(channel, str) else None,
-                display_name=name if isinstance(name, str) else None,
                 ask_profile=bool(data.get("p")),
             )
         except (ValueError, KeyError, TypeError):

@@ -3,6 +3,7 @@ modal, gets a receipt, edits; retries, late answers, outsiders and non-staff are
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlmodel import select
@@ -290,3 +291,25 @@ async def test_someone_added_to_a_channel_after_launch_can_answer_at_once(
     assert response.status == 200 and response.json is None  # accepted: the modal closes
     async with harness.services.db.session() as session:
         assert len((await session.exec(select(Response))).all()) == 1
+
+
+async def test_quote_attribution_is_the_name_slack_has_not_one_the_submission_claims(
+    harness: Harness,
+) -> None:
+    assert harness.driver is not None
+    await harness.add_consultation_file(
+        harness_examples("integrating-care.yaml"), id="ic-names", deadline=future()
+    )
+    await launch(harness, "ic-names")
+    view = await harness.driver.open_modal_via(
+        MEMBER, "respond", message=post_in(harness, "C0ICSNET")
+    )
+    # A forged submission carrying someone else's name in the form's metadata.
+    metadata = json.loads(view["private_metadata"])
+    view["private_metadata"] = json.dumps({**metadata, "n": "The Chief Executive"})
+    await harness.driver.submit_view(MEMBER, view, stance_values(view, "agree", "Quote me"))
+    await harness.settle()
+
+    async with harness.services.db.session() as session:
+        response = (await session.exec(select(Response))).one()
+    assert response.display_name == "Sarah Whitfield"
