@@ -337,7 +337,12 @@ class OutboxWorker:
         try:
             if row.method in ("chat.postMessage", "chat.update"):
                 await self._pace(row.channel)
-            await self._method_gate(row.method)
+            pause = self._method_pause_left(row.method)
+            if pause > 2.0:  # a long pause: hand the row back rather than sit on its lease
+                await self._release(row, delay=pause, count_attempt=False)
+                return 0
+            if pause > 0:
+                await asyncio.sleep(pause)
             if not await self._still_mine(row):
                 return 0  # the lease ran out while waiting; another worker has it now
             ts, channel = await self._call(row, dependency)
@@ -386,11 +391,11 @@ class OutboxWorker:
                 self._method_paused_until[method] = until
             self._recent_429s[method] = []
 
-    async def _method_gate(self, method: str) -> None:
-        loop = asyncio.get_running_loop()
-        # A loop, not an Event: another 429 may push the pause further while we sleep.
-        while (wait := self._method_paused_until.get(method, 0.0) - loop.time()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
+    def _method_pause_left(self, method: str) -> float:
+        """Seconds until `method` may be called again after a workspace-wide 429 (0 if now)."""
+        return max(
+            0.0, self._method_paused_until.get(method, 0.0) - asyncio.get_running_loop().time()
+        )
 
     async def _still_mine(self, row: OutboxMessage) -> bool:
         """Renew the lease just before calling Slack; False if another worker took the row."""

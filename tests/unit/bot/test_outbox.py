@@ -472,3 +472,24 @@ async def test_one_stray_429_pauses_only_its_own_channel(
     assert await w.drain_once() == 1
 
     assert asyncio.get_running_loop().time() - started < 2
+
+
+async def test_a_long_workspace_pause_hands_rows_back_instead_of_holding_their_lease(
+    db: Database, slack: tuple[FakeSlack, AsyncWebClient]
+) -> None:
+    fake, client = slack
+    limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"})
+    fake.queue("chat.postMessage", limited, limited, limited)
+    for member in ("U01", "U02", "U03"):
+        await post(db, f"dm:{member}", member)
+    w = worker(db, client)
+    assert await w.drain_once() == 0
+    calls_before = len(fake.calls_to("chat.postMessage"))
+
+    later = await post(db, "dm:U04", "U04")
+    assert await w.drain_once() == 0
+
+    waiting = await row(db, later.id)
+    assert waiting.status == "pending" and waiting.attempts == 0
+    assert waiting.available_at > utcnow() + timedelta(seconds=20)
+    assert len(fake.calls_to("chat.postMessage")) == calls_before  # Slack was not asked
