@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from bot.blocks.common import ephemeral_text
 from bot.consultations import get_consultation
-from bot.outbox import enqueue
+from bot.outbox import FORGET_WHEN_SENT, enqueue
 from bot.slack_text import escape
 from storage.models import InboxSubmission, utcnow
 
@@ -118,7 +118,8 @@ class InboxWorker:
         return True
 
     async def _park_if_hopeless(self, inbox_id: int, error: str) -> None:
-        """After repeated failures keep the row for staff and give the member their text back."""
+        """After repeated failures give the member their text back, and keep the row for staff
+        (not for an anonymous consultation)."""
         from bot.blocks.modal import parse_submission, unsent_text
 
         db = self.services.db
@@ -152,7 +153,14 @@ class InboxWorker:
                         ),
                     },
                     consultation_id=row.consultation_id,
+                    # Anonymous: the DM naming the member goes once sent, like receipts.
+                    batch=FORGET_WHEN_SENT if view.consultation.anonymous else None,
                 )
+                if view.consultation.anonymous:
+                    # Nothing may tie a member to their answers: they have their text back,
+                    # so no row is kept for staff.
+                    await session.delete(row)
+                    return
             session.add(row)
 
 

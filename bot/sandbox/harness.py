@@ -17,6 +17,7 @@ from sqlmodel import col, func, select
 from bot.consultations import add_consultation
 from bot.directory import load_directory
 from bot.formats import DirectoryFile, load_consultation_file, load_directory_file
+from bot.inbox import MAX_ATTEMPTS
 from bot.runtime import Runtime, RuntimeOptions
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.ratelimit import RateLimits
@@ -139,20 +140,27 @@ class Harness:
         while True:
             self.services.outbox.wake()
             async with self.services.db.read_session() as session:
-                # Accepted submissions still being recorded, then messages still to deliver.
-                waiting = (
-                    await session.exec(select(func.count()).select_from(InboxSubmission))
-                ).one() + (
+                # Accepted submissions still being recorded (not those parked for staff after
+                # repeated failures), then messages still to deliver.
+                recording = (
+                    await session.exec(
+                        select(func.count()).where(col(InboxSubmission.attempts) < MAX_ATTEMPTS)
+                    )
+                ).one()
+                sending = (
                     await session.exec(
                         select(func.count()).where(
                             col(OutboxMessage.status).in_(("pending", "sending"))
                         )
                     )
                 ).one()
-            if waiting == 0:
+            if recording + sending == 0:
                 return
             if loop.time() > deadline:
-                raise TimeoutError(f"{waiting} outbox messages still undelivered")
+                raise TimeoutError(
+                    f"{recording} answers still being recorded, "
+                    f"{sending} outbox messages still undelivered"
+                )
             await asyncio.sleep(0.05)
 
 

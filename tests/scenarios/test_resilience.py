@@ -105,3 +105,63 @@ async def test_a_reminder_round_reads_the_workspace_in_pages_not_person_by_perso
             await session.exec(select(OutboxMessage).where(OutboxMessage.channel == "U0M001"))
         ).all()
     assert any(row.dedup_key.startswith("reminder") for row in dms), [r.dedup_key for r in dms]
+
+
+async def _failing_for_good(h: Harness, consultation_id: str, member: str) -> int:
+    """A submission accepted into the inbox that has now failed to record five times."""
+    from bot.inbox import MAX_ATTEMPTS
+    from storage.models import InboxSubmission
+
+    assert h.driver is not None
+    view = await h.driver.open_modal_via(member, "respond", message=post_in(h, "C0ICSNET"))
+    values = stance_values(view, "disagree", "Integration must not mean cuts")
+    await h.services.inbox.stop()  # accepted, not yet recorded
+    await h.driver.submit_view(member, view, values)
+    async with h.services.db.session() as session:
+        row = (await session.exec(select(InboxSubmission))).one()
+        row.attempts = MAX_ATTEMPTS
+        session.add(row)
+    assert row.id is not None
+    await h.services.inbox._park_if_hopeless(row.id, "OperationalError: disk I/O error")
+    await h.settle()
+    return row.id
+
+
+async def test_a_submission_that_cannot_be_recorded_is_given_back_and_kept_for_staff(
+    harness: Harness,
+) -> None:
+    from storage.models import InboxSubmission
+
+    h = harness
+    assert h.slack is not None
+    await _add(h, "ic-parked")
+    await launch(h, "ic-parked")
+    member = next(u for u in h.slack.channels["C0ICSNET"].members if u.startswith("U0M"))
+    inbox_id = await _failing_for_good(h, "ic-parked", member)
+
+    told = h.slack.dm_messages(member)[-1]
+    assert "could not record" in str(told.blocks) and "Integration must not mean cuts" in str(
+        told.blocks
+    )
+    async with h.services.db.session() as session:
+        kept = await session.get(InboxSubmission, inbox_id)
+    assert kept is not None and kept.error and "disk I/O" in kept.error
+
+
+async def test_an_anonymous_submission_that_cannot_be_recorded_leaves_nothing_behind(
+    harness: Harness,
+) -> None:
+    from storage.models import InboxSubmission
+
+    h = harness
+    assert h.slack is not None
+    await _add(h, "ic-parked-anon", anonymous=True)
+    await launch(h, "ic-parked-anon")
+    member = next(u for u in h.slack.channels["C0ICSNET"].members if u.startswith("U0M"))
+    await _failing_for_good(h, "ic-parked-anon", member)
+
+    assert "Integration must not mean cuts" in str(h.slack.dm_messages(member)[-1].blocks)
+    async with h.services.db.session() as session:
+        assert not (await session.exec(select(InboxSubmission))).all()
+        outbox = (await session.exec(select(OutboxMessage))).all()
+    assert not any(member in (row.channel or "") for row in outbox)
