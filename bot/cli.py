@@ -338,6 +338,7 @@ async def _export(
                 region=region,
                 network=network,
                 network_members=members,
+                organisation=config.organisation,
                 progress=lambda text: progress.update(stage, description=text),
             )
         except ExportError as exc:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite+aiosqlite:///consultbot.db", alias="DATABASE_URL")
     directory_path: str | None = Field(default=None, alias="CONSULTBOT_DIRECTORY")
     timezone: str = Field(default="Europe/London", alias="CONSULTBOT_TIMEZONE")
+    # Whose views the draft response gives, e.g. "the NHS Confederation" ("our members" if unset).
+    organisation: str | None = Field(default=None, alias="CONSULTBOT_ORGANISATION")
     anon_secret: SecretStr | None = Field(default=None, alias="CONSULTBOT_ANON_SECRET")
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")

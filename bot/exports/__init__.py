@@ -32,6 +32,7 @@ async def write_export(
     network: str | None = None,
     regions: frozenset[str] | None = None,
     network_members: Mapping[str, int] | None = None,
+    organisation: str | None = None,
     progress: Progress | None = None,
 ) -> list[Path]:
     """Write one export to `target` (a file, or a directory to name it in); the files written."""
@@ -70,6 +71,7 @@ async def write_export(
                 network=network,
                 regions=sorted(regions) if regions is not None else None,
                 network_members=network_members,
+                organisation=organisation,
                 progress=say,
             )
         except FigureCheckError as exc:

@@ -32,7 +32,12 @@ async def send_export_to_dm(
             name = "aggregate"
         target = Path(folder) / f"{consultation_id}-{name}.{fmt}"
         written = await write_export(
-            services.db, consultation_id, fmt, target, network_members=members
+            services.db,
+            consultation_id,
+            fmt,
+            target,
+            network_members=members,
+            organisation=services.settings.organisation,
         )
         files = [p for p in written if p.suffix == f".{fmt}"]
         contents = [(p.name, await asyncio.to_thread(p.read_bytes)) for p in files]

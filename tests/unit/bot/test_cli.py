@@ -46,6 +46,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "SLACK_SIGNING_SECRET",
         "SLACK_APP_TOKEN",
         "CONSULTBOT_TIMEZONE",
+        "CONSULTBOT_ORGANISATION",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
@@ -153,3 +154,21 @@ def test_run_without_token_exits_1_naming_it(workdir: Path, runner: CliRunner) -
     result = runner.invoke(app, ["run", "--http"])
     assert result.exit_code == 1
     assert "SLACK_BOT_TOKEN" in result.stderr
+
+
+def test_the_draft_speaks_for_the_configured_organisation(
+    workdir: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = write(workdir, "directory.yaml", DIRECTORY)
+    assert runner.invoke(app, ["directory", "load", str(directory)]).exit_code == 0
+    added = runner.invoke(app, ["consultation", "add", str(write(workdir, "c.yaml", GOOD))])
+    assert added.exit_code == 0, added.output
+    monkeypatch.setenv("CONSULTBOT_ORGANISATION", "the Example Federation")
+
+    result = runner.invoke(
+        app, ["export", "integrating-care", "--format", "md", "--out", str(workdir / "d.md")]
+    )
+
+    assert result.exit_code == 0, result.output
+    draft = (workdir / "d.md").read_text(encoding="utf-8")
+    assert "sets out the views of the Example Federation" in " ".join(draft.split())
