@@ -63,6 +63,7 @@ MAX_ATTEMPTS = 8
 # workspace-wide limit (not one busy channel): every send of that method pauses for Retry-After
 # instead of each channel finding the limit for itself. One stray 429 pauses its channel only.
 WORKSPACE_LIMIT_CHANNELS = 3
+BUSY_CLAIM_SIZE = 4
 WORKSPACE_LIMIT_WINDOW = 2.0
 # Rows in this batch are deleted once sent: e.g. receipts of anonymous consultations, whose
 # row would otherwise tie a Slack user to the moment a pseudonymous answer was recorded.
@@ -197,7 +198,7 @@ class OutboxWorker:
     ) -> None:
         self.db = db
         # Set by the runtime: lets Slack's waiting acks go first during a rush.
-        self.give_way: Callable[[], Awaitable[None]] | None = None
+        self.give_way: Callable[[], Awaitable[bool]] | None = None
         self.client = _without_rate_limit_retries(client)
         self.lease = lease
         self.per_channel_interval = per_channel_interval
@@ -248,7 +249,7 @@ class OutboxWorker:
 
     # --- claiming ---
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self, limit: int) -> list[OutboxMessage]:
         now = utcnow()
         due = or_(
             and_(col(OutboxMessage.status) == "pending", col(OutboxMessage.available_at) <= now),
@@ -257,10 +258,7 @@ class OutboxWorker:
         async with self.db.session() as session:
             candidates = (
                 await session.exec(
-                    select(OutboxMessage.id)
-                    .where(due)
-                    .order_by(col(OutboxMessage.id))
-                    .limit(self.claim_size)
+                    select(OutboxMessage.id).where(due).order_by(col(OutboxMessage.id)).limit(limit)
                 )
             ).all()
         claimed: list[OutboxMessage] = []
@@ -283,9 +281,9 @@ class OutboxWorker:
 
     async def drain_once(self) -> int:
         """Claim what is due and deliver it; returns how many rows reached a final state."""
-        if self.give_way is not None:
-            await self.give_way()
-        rows = await self._claim()
+        busy = self.give_way is not None and await self.give_way()
+        # While Slack's acks are queueing, a few rows at a time: never a long stretch of work.
+        rows = await self._claim(limit=BUSY_CLAIM_SIZE if busy else self.claim_size)
         if not rows:
             return 0
         by_channel: dict[str, list[OutboxMessage]] = {}

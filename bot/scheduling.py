@@ -30,6 +30,7 @@ def tick(name: str) -> Callable[[Tick], Tick]:
 
 
 async def run_ticks(services: Services) -> None:
+    await services.load.give_way()  # a second or two late is fine; a missed ack is not
     for name, func in list(TICKS.items()):
         try:
             await func(services)

@@ -30,12 +30,14 @@ class RequestLoad:
     def busy(self) -> bool:
         return self.in_flight > self.busy_above
 
-    async def give_way(self, max_wait: float = 2.0) -> None:
-        """Wait (a little, never more than `max_wait`) while requests are queueing."""
+    async def give_way(self, max_wait: float = 2.0) -> bool:
+        """Wait (a little, never more than `max_wait`) while requests are queueing. True when
+        requests are still queueing after all: go ahead, but with a small piece of work."""
         waited = 0.0
         while self.busy and waited < max_wait:
             await asyncio.sleep(0.02)
             waited += 0.02
+        return self.busy
 
 
 @dataclass

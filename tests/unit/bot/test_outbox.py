@@ -493,3 +493,21 @@ async def test_a_long_workspace_pause_hands_rows_back_instead_of_holding_their_l
     assert waiting.status == "pending" and waiting.attempts == 0
     assert waiting.available_at > utcnow() + timedelta(seconds=20)
     assert len(fake.calls_to("chat.postMessage")) == calls_before  # Slack was not asked
+
+
+async def test_while_acks_queue_the_outbox_delivers_a_few_rows_at_a_time(
+    db: Database, slack: tuple[FakeSlack, AsyncWebClient]
+) -> None:
+    from bot.outbox import BUSY_CLAIM_SIZE
+    from bot.services import RequestLoad
+
+    _, client = slack
+    for n in range(10):
+        await post(db, f"dm:{n}", f"U0{n}")
+    load = RequestLoad(in_flight=50)
+    w = worker(db, client)
+    w.give_way = lambda: load.give_way(max_wait=0.05)
+
+    assert await w.drain_once() == BUSY_CLAIM_SIZE  # busy: a small piece of work
+    load.in_flight = 0
+    assert await w.drain_once() == 10 - BUSY_CLAIM_SIZE  # quiet again: the rest at once
