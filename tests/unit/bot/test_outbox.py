@@ -432,19 +432,26 @@ async def test_an_update_of_a_failed_post_fails_too(
     assert fake.calls_to("chat.update") == []
 
 
+async def limited_in_three_channels(
+    db: Database, fake: FakeSlack, client: AsyncWebClient, retry_after: int
+) -> tuple[OutboxWorker, int]:
+    """Three DMs each answered 429 (a workspace-wide limit); the worker and the posts so far."""
+    limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+    fake.queue("chat.postMessage", limited, limited, limited)
+    for member in ("U01", "U02", "U03"):
+        await post(db, f"dm:{member}", member)
+    w = worker(db, client)
+    assert await w.drain_once() == 0
+    return w, len(fake.calls_to("chat.postMessage"))
+
+
 async def test_429s_from_several_channels_pause_the_method_everywhere(
     db: Database, slack: tuple[FakeSlack, AsyncWebClient]
 ) -> None:
     """A workspace-wide limit: the other channels wait Retry-After instead of each being
     refused in turn."""
     fake, client = slack
-    limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
-    fake.queue("chat.postMessage", limited, limited, limited)
-    for member in ("U01", "U02", "U03"):
-        await post(db, f"dm:{member}", member)
-    w = worker(db, client)
-    assert await w.drain_once() == 0
-    calls_before = len(fake.calls_to("chat.postMessage"))
+    w, calls_before = await limited_in_three_channels(db, fake, client, retry_after=1)
 
     await post(db, "dm:U04", "U04")
     started = asyncio.get_running_loop().time()
@@ -478,13 +485,7 @@ async def test_a_long_workspace_pause_hands_rows_back_instead_of_holding_their_l
     db: Database, slack: tuple[FakeSlack, AsyncWebClient]
 ) -> None:
     fake, client = slack
-    limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"})
-    fake.queue("chat.postMessage", limited, limited, limited)
-    for member in ("U01", "U02", "U03"):
-        await post(db, f"dm:{member}", member)
-    w = worker(db, client)
-    assert await w.drain_once() == 0
-    calls_before = len(fake.calls_to("chat.postMessage"))
+    w, calls_before = await limited_in_three_channels(db, fake, client, retry_after=30)
 
     later = await post(db, "dm:U04", "U04")
     assert await w.drain_once() == 0
