@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -35,11 +35,13 @@ class RefreshingCache(Generic[K, V]):
         ttl: float,
         stale_limit: float | None = None,
         failure_ttl: float = 0.0,
+        spawn: Callable[[Coroutine[Any, Any, V]], asyncio.Task[V]] | None = None,
     ) -> None:
         """`stale_limit`: a value older than this is never served; callers wait for a fresh
         load (so a failing background refresh cannot keep serving an old value for ever).
         `failure_ttl`: a key whose load failed fails again at once for this long, rather than
-        asking again on every request (e.g. a channel the bot cannot read)."""
+        asking again on every request (e.g. a channel the bot cannot read).
+        `spawn` starts the loads (e.g. `Services.in_background`, which waits for them at stop)."""
         self.name = name
         self._load = load
         self.ttl = ttl
@@ -47,6 +49,7 @@ class RefreshingCache(Generic[K, V]):
         self._entries: dict[K, _Entry[V]] = {}
         self._loading: dict[K, asyncio.Task[V]] = {}
         self.failure_ttl = failure_ttl
+        self._spawn = spawn or asyncio.create_task
         self._failures: dict[K, tuple[float, BaseException]] = {}
         self._generation = 0  # bumped by forget(): loads started before it are not kept
 
@@ -86,7 +89,7 @@ class RefreshingCache(Generic[K, V]):
     def _start_load(self, key: K, *, background: bool) -> asyncio.Task[V]:
         task = self._loading.get(key)
         if task is None:
-            task = asyncio.create_task(self._load_and_keep(key, self._generation))
+            task = self._spawn(self._load_and_keep(key, self._generation))
             self._loading[key] = task
             if background:
                 task.add_done_callback(self._log_background_failure)

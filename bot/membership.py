@@ -7,8 +7,11 @@ is looked up again when they press Respond, so they can answer at once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -28,11 +31,18 @@ class ChannelMembers:
     client: AsyncWebClient
     ttl: float = CACHE_SECONDS
     miss_recheck: float = MISS_RECHECK_SECONDS
+    spawn: Callable[[Coroutine[Any, Any, frozenset[str]]], asyncio.Task[frozenset[str]]] | None = (
+        None
+    )
     _cache: RefreshingCache[str, frozenset[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self._cache = RefreshingCache(
-            "channel members", self._read, ttl=self.ttl, failure_ttl=self.miss_recheck
+            "channel members",
+            self._read,
+            ttl=self.ttl,
+            failure_ttl=self.miss_recheck,
+            spawn=self.spawn,
         )
 
     async def _read(self, channel_id: str) -> frozenset[str]:

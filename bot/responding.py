@@ -121,8 +121,14 @@ def _caches(services: Services) -> _AnsweringCaches:
                 load_state,
                 ttl=STATE_CACHE_SECONDS,
                 stale_limit=STATE_STALE_LIMIT,
+                spawn=services.in_background,
             ),
-            form=RefreshingCache("consultation form", load_form, ttl=FORM_CACHE_SECONDS),
+            form=RefreshingCache(
+                "consultation form",
+                load_form,
+                ttl=FORM_CACHE_SECONDS,
+                spawn=services.in_background,
+            ),
         )
         services.extras["answering_caches"] = caches
     return caches

@@ -59,16 +59,24 @@ class Services:
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
-        self.members = ChannelMembers(self.client)
+        self.members = ChannelMembers(self.client, spawn=self.in_background)
         self.people = WorkspacePeople(self.client)
 
-    def in_background(self, work: Coroutine[Any, Any, Any]) -> None:
+    def in_background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run `work` without waiting for it (holding the task, so it is not collected)."""
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
-    async def stop_background(self) -> None:
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
+    async def stop_background(self, timeout: float = 10.0) -> None:
+        """Let background work (cache loads, warming: all short) finish before the database
+        goes. Cancelling it mid-query would leave a connection to be closed by a task that
+        outlives the event loop."""
+        while self._background:
+            _done, pending = await asyncio.wait(set(self._background), timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+                return
