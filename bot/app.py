@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -76,11 +78,25 @@ class ConsultbotApp(AsyncApp):
             )
 
 
+class TrackListeners(AsyncListenerStartHandler):
+    """Hands the task each listener runs in to `Services.track`, so stopping the bot lets a
+    listener still working after its ack finish instead of cancelling it mid-query."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.services.track(task)
+
+
 def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
     app = ConsultbotApp(
         client=services.client,
         signing_secret=signing_secret,
     )
+    app.listener_runner.listener_start_handler = TrackListeners(services)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

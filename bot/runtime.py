@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from dataclasses import dataclass, field
@@ -89,7 +88,7 @@ class Runtime:
             scheduler.start()
             services.extras["scheduler"] = scheduler
             # Whatever fell due while we were down is handled now, not a tick later.
-            asyncio.get_running_loop().create_task(run_ticks(services))
+            services.in_background(run_ticks(services))
         from bot.responding import warm_answering_caches
 
         services.in_background(warm_answering_caches(services))
@@ -123,7 +122,12 @@ class Runtime:
         if self.server is not None:
             await self.server.stop()
         if self.services is not None:
+            # No new ticks; then let listeners still running after their ack, a tick in
+            # progress and cache loads finish, so nothing is cancelled mid-query.
             scheduler = self.services.extras.get("scheduler")
+            if scheduler is not None and scheduler.running:
+                scheduler.pause()
+            await self.services.stop_background()
             if scheduler is not None and scheduler.running:
                 scheduler.shutdown(wait=False)
             if self.services.inbox is not None:

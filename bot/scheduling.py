@@ -6,6 +6,7 @@ several replicas may tick at once. APScheduler's in-memory job store is never sh
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -30,6 +31,9 @@ def tick(name: str) -> Callable[[Tick], Tick]:
 
 
 async def run_ticks(services: Services) -> None:
+    task = asyncio.current_task()
+    if task is not None:  # stop lets a tick in progress finish rather than cancel it mid-query
+        services.track(task)
     await services.load.give_way()  # a second or two late is fine; a missed ack is not
     for name, func in list(TICKS.items()):
         try:

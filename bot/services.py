@@ -64,17 +64,20 @@ class Services:
 
     def in_background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run `work` without waiting for it (holding the task, so it is not collected)."""
-        task = asyncio.get_running_loop().create_task(work)
+        return self.track(asyncio.get_running_loop().create_task(work))
+
+    def track(self, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+        """Have `stop_background` wait for `task`: a listener Bolt runs after the ack, a tick."""
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
 
     async def stop_background(self, timeout: float = 10.0) -> None:
-        """Let background work (cache loads, warming: all short) finish before the database
-        goes. Cancelling it mid-query would leave a connection to be closed by a task that
-        outlives the event loop."""
-        while self._background:
-            _done, pending = await asyncio.wait(set(self._background), timeout=timeout)
+        """Let work in flight (listeners after their ack, ticks, cache loads: all short) finish
+        before the database goes. Cancelling it mid-query would leave a connection to be closed
+        by a task that outlives the event loop, and hang the loop's shutdown."""
+        while waiting := self._background - {asyncio.current_task()}:
+            _done, pending = await asyncio.wait(waiting, timeout=timeout)
             for task in pending:
                 task.cancel()
             if pending:

@@ -170,3 +170,24 @@ async def test_status_for_leads_and_close_now_from_the_app_home(harness: Harness
 
     await h.slack.wait_for(lambda: "Close now" not in home_text(), timeout=10)
     assert "dl-home" not in home_text()
+
+
+async def test_stopping_the_bot_lets_a_close_clicked_just_before_finish(harness: Harness) -> None:
+    """A deploy stops the bot just after staff clicked Close now: the click's work (close, then
+    the App Home published again, here slowed by Slack) is finished before stop returns."""
+    h = harness
+    assert h.slack is not None and h.driver is not None
+    await start(h, "dl-stop")
+    await h.driver.app_home_opened(STAFF)
+    await h.slack.wait_for(lambda: h.slack.home_view(STAFF), timeout=10)
+
+    h.slack.fail_next("views.publish", delay=2.0)
+    await h.driver.click_in_home(STAFF, "home_close", "dl-stop")  # returns at the ack
+    await h.stop_app()
+
+    home = render_blocks_as_text(h.slack.home_view(STAFF)["blocks"])  # type: ignore[index]
+    assert "dl-stop" not in home and "Close now" not in home
+    await h.start_app()
+    async with h.services.db.session() as session:
+        consultation = await session.get(Consultation, "dl-stop")
+    assert consultation is not None and consultation.status == "closed"
