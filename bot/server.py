@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
+from yarl import URL
 
 from bot.outbox import backlog
 from bot.services import Services
@@ -17,6 +24,29 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger with 413.
+
+# How Slack sends interactivity (buttons, modal submissions): one form field of urlencoded JSON.
+INTERACTIVE_FORM = re.compile(r"payload=[\w%+.~*\-]*", re.ASCII)
+
+
+def to_bolt_request(raw: str, query: str, headers: Mapping[str, str]) -> AsyncBoltRequest:
+    """The request Bolt would build from `raw`, with an interactive payload decoded faster.
+
+    Bolt decodes the form with urllib's pure-Python unquote: about 1 ms for a 12 KB modal
+    submission, half of what a submission costs us in a rush. yarl (aiohttp's URL library)
+    decodes the same form in C and gives the same text (tests/unit/bot/test_server.py proves it).
+    Bolt still checks the signature over the raw body."""
+    interactive = headers.get("Content-Type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ) and INTERACTIVE_FORM.fullmatch(raw)
+    if not interactive:
+        return AsyncBoltRequest(body=raw, query=query, headers=headers)  # type: ignore[arg-type]
+    request = AsyncBoltRequest(body="", query=query, headers=headers)  # type: ignore[arg-type]
+    request.raw_body = raw
+    request.body = json.loads(URL.build(query_string=raw, encoded=True).query["payload"])
+    if isinstance(request.body, dict):
+        request.context = build_async_context(AsyncBoltContext({}), request.body)
+    return request
 
 
 async def health(services: Services) -> tuple[bool, dict[str, Any]]:
@@ -53,7 +83,7 @@ def make_web_app(app: AsyncApp, services: Services, *, signing_secret: str) -> w
         if not verifier.is_valid_request(raw, dict(request.headers)):
             return web.json_response({"error": "invalid signature or stale timestamp"}, status=401)
         try:
-            bolt_request = await to_bolt_request(request)
+            bolt_request = to_bolt_request(raw, request.query_string, request.headers)
         except (ValueError, LookupError, TypeError, AttributeError):  # broken JSON, odd shapes
             return web.json_response({"error": "malformed request body"}, status=400)
         if not isinstance(bolt_request.body, dict):  # e.g. `payload=null` or `payload=[1]`

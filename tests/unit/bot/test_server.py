@@ -3,18 +3,24 @@ what is not a signed Slack request before anything parses it."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import build_app
 from bot.outbox import OutboxWorker
 from bot.runtime import prepare_database
 from bot.sandbox.driver import compute_signature
-from bot.server import make_web_app
+from bot.server import make_web_app, to_bolt_request
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack_client import make_client
@@ -131,3 +137,62 @@ async def test_events_refuses_oversized_bodies_with_413(healthy: TestClient) -> 
     body = b"payload=" + b"x" * (1024 * 1024 + 1)
     response = await healthy.post("/slack/events", data=body, headers=signed(body))
     assert response.status == 413
+
+
+# --- the interactive payload decoded with yarl gives exactly what Bolt's own parse gives ---
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def read(raw: str, headers: dict[str, str], *, ours: bool) -> object:
+    """Body, context and raw body Bolt sees, or the kind of error (the server answers 400)."""
+    try:
+        if ours:
+            request = to_bolt_request(raw, "", headers)
+        else:
+            request = AsyncBoltRequest(body=raw, query="", headers=headers)  # type: ignore[arg-type]
+    except (ValueError, LookupError, TypeError, AttributeError) as exc:
+        return type(exc).__name__
+    context = dict(request.context) if isinstance(request.body, dict) else None
+    return request.body, context, request.raw_body
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payload=st.fixed_dictionaries(
+        {"type": st.sampled_from(["block_actions", "view_submission"]), "user": json_values},
+        optional={"view": json_values, "actions": json_values, "team": json_values},
+    ),
+    ensure_ascii=st.booleans(),
+)
+def test_a_submission_is_read_as_bolt_reads_it(payload: dict[str, Any], ensure_ascii: bool) -> None:
+    raw = urlencode({"payload": json.dumps(payload, ensure_ascii=ensure_ascii)})
+    assert read(raw, FORM, ours=True) == read(raw, FORM, ours=False)
+
+
+def test_a_real_submission_keeps_its_text_and_user() -> None:
+    comment = "R&D = 5+3; 100% sure <!channel> café ☃"
+    payload = {"type": "view_submission", "user": {"id": "U1"}, "view": {"c": comment}}
+    raw = urlencode({"payload": json.dumps(payload, ensure_ascii=False)})
+    request = to_bolt_request(raw, "", FORM)
+    assert request.body["view"]["c"] == comment and request.context.user_id == "U1"
+    assert read(raw, FORM, ours=True) == read(raw, FORM, ours=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.text(alphabet=st.sampled_from('payload=%+&;{}[]":,aZ09E2A8\\ \n.~*-_')))
+def test_any_form_body_is_read_as_bolt_reads_it_or_refused_alike(raw: str) -> None:
+    assert read(raw, FORM, ours=True) == read(raw, FORM, ours=False)
+
+
+def test_slash_commands_and_json_events_go_through_bolts_own_parse() -> None:
+    command = "command=%2Fconsult&text=status+abc&user_id=U1"
+    assert to_bolt_request(command, "", FORM).body["text"] == "status abc"
+    event = json.dumps({"type": "event_callback", "event": {"type": "app_home_opened"}})
+    body = to_bolt_request(event, "", {"Content-Type": "application/json"}).body
+    assert body["event"]["type"] == "app_home_opened"
