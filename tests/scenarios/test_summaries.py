@@ -66,6 +66,7 @@ async def test_lead_sees_only_their_region_and_members_are_refused(harness: Harn
         await _answer(harness, user, "agree", "North West view on workforce", "north-west")
     for user in elsewhere:
         await _answer(harness, user, "disagree", "Elsewhere view on funding", "london")
+    await harness.settle()  # each answer is recorded just after its ack
 
     await harness.driver.slash_command(LEAD_NW, "summary ic")
     await harness.slack.wait_for(
