@@ -33,7 +33,7 @@ def to_bolt_request(raw: str, query: str, headers: Mapping[str, str]) -> AsyncBo
     """The request Bolt would build from `raw`, with an interactive payload decoded faster.
 
     Bolt decodes the form with urllib's pure-Python unquote: about 1 ms for a 12 KB modal
-    submission, half of what a submission costs us in a rush. yarl (aiohttp's URL library)
+    submission, a third of what a submission costs us in a rush. yarl (aiohttp's URL library)
     decodes the same form in C and gives the same text (tests/unit/bot/test_server.py proves it).
     Bolt still checks the signature over the raw body."""
     interactive = headers.get("Content-Type", "").startswith(
