@@ -72,6 +72,12 @@ class Services:
         task.add_done_callback(self._background.discard)
         return task
 
+    @property
+    def working(self) -> int:
+        """How many tasks `stop_background` would wait for (listeners after their ack, ticks,
+        cache loads), leaving out the caller's own."""
+        return len(self._background - {asyncio.current_task()})
+
     async def stop_background(self, timeout: float = 10.0) -> None:
         """Let work in flight (listeners after their ack, ticks, cache loads: all short) finish
         before the database goes. Cancelling it mid-query would leave a connection to be closed

@@ -134,11 +134,14 @@ class Harness:
         return spec.id
 
     async def settle(self, timeout: float = 15.0) -> None:
-        """Wait until every accepted answer is recorded and the outbox has delivered all."""
+        """Wait until listeners still working after their ack are done, every accepted answer is
+        recorded and the outbox has delivered all."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             self.services.outbox.wake()
+            # Read first: a listener that finishes later may still enqueue (a summary's chart).
+            working = self.services.working
             async with self.services.db.read_session() as session:
                 # Accepted submissions still being recorded (not those parked for staff after
                 # repeated failures), then messages still to deliver.
@@ -154,10 +157,11 @@ class Harness:
                         )
                     )
                 ).one()
-            if recording + sending == 0:
+            if working + recording + sending == 0:
                 return
             if loop.time() > deadline:
                 raise TimeoutError(
+                    f"{working} listeners or ticks still working, "
                     f"{recording} answers still being recorded, "
                     f"{sending} outbox messages still undelivered"
                 )
