@@ -20,10 +20,12 @@ imply, duplicates and missing messages (both must be 0: exactly one launch post 
 reminder thread reply per channel, exactly one reminder DM per non-responder and none to a
 responder). Exits 1 on a duplicate, a missing message or a failed outbox row.
 
-The floor is the sustained rate the limits allow: max(postMessages / per-minute cap, posts in
-one channel beyond the burst / per-channel rate, conversations.open calls / their cap). The
-sandbox's window is a sliding 60 s one, so the first minute's allowance may go out as a burst and
-a fast sender can finish slightly under this floor when the total is not a multiple of the cap.
+The floor is the least wall time the limits allow a sender that has every message ready at the
+start: the slowest of (a) the workspace cap, a sliding 60 s window, through which message k
+(counted from 0) can go no earlier than 60 s x floor(k / cap), so 2,080 messages at 1,200/min
+need one roll of the window, 60 s; (b) one channel's posts beyond its burst at its rate; (c) the
+same window for conversations.open. The bot does not have every message at the start (the
+reminder round is gathered after the launch), so its wall time includes that work too.
 
     python bench/fanout.py                                # 40 channels, 2,000 DMs, auto db
     python bench/fanout.py --members 520 --responders 20 --post-per-minute 600 --db sqlite
@@ -94,12 +96,18 @@ class Floor:
     parts: dict[str, float] = field(default_factory=dict)
 
 
+def window_floor(calls: int, per_minute: int) -> float:
+    """Least seconds for `calls` through a sliding 60 s window of `per_minute`: call k (from 0)
+    must wait until call k - per_minute has left the window."""
+    return 60.0 * ((calls - 1) // per_minute) if calls > 0 else 0.0
+
+
 def floor(args: argparse.Namespace, posts: int, per_channel: int, opens: int) -> Floor:
-    """The wall time the limits imply at their sustained rates (the slowest constraint wins)."""
+    """The least wall time the limits allow (the slowest constraint wins)."""
     parts = {
-        "workspace postMessage": posts * 60.0 / args.post_per_minute,
+        "workspace postMessage": window_floor(posts, args.post_per_minute),
         "per channel": max(0, per_channel - args.burst) / args.per_channel_rate,
-        "conversations.open": opens * 60.0 / args.open_per_minute,
+        "conversations.open": window_floor(opens, args.open_per_minute),
     }
     binding = max(parts, key=lambda k: parts[k])
     return Floor(parts[binding], binding, parts)
@@ -262,17 +270,19 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
     ok = True
     for r in results:
         fl: Floor = r["floor"]
-        ratio = r["wall"] / fl.seconds if fl.seconds else float("inf")
+        # No floor (everything fits in the first window and every channel's burst): no ratio.
+        ratio = r["wall"] / fl.seconds if fl.seconds else None
         failed = r["states"].get("failed", 0)
         good = r["dups"] == 0 and r["missing"] == 0 and failed == 0
         ok = ok and good
-        verdict = "FAIL" if not good else ("ok" if ratio <= args.target else "SLOW")
+        fast = ratio is None or ratio <= args.target
+        verdict = "FAIL" if not good else ("ok" if fast else "SLOW")
         rows.append(
             [
                 r["kind"],
                 f"{r['wall']:.1f}",
                 f"{fl.seconds:.1f} ({fl.binding})",
-                f"{ratio:.2f}",
+                f"{ratio:.2f}" if ratio is not None else "n/a",
                 f"{r['launch']:.1f}",
                 f"{r['enqueue']:.1f}",
                 f"{r['posts']}/{r['expected']}",

@@ -128,7 +128,7 @@ async def _after_close(
 async def render_closing_note(db: Database, payload: dict) -> dict:
     """The closing note with the count as it stands when it is posted (final once closed)."""
     consultation_id, network_id = payload["consultation_id"], payload["network_id"]
-    async with db.session() as session:
+    async with db.read_session() as session:
         consultation = await session.get(Consultation, consultation_id)
         network = await session.get(Network, network_id)
     assert consultation is not None

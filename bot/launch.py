@@ -207,7 +207,7 @@ async def render_consultation_post(db: Database, payload: dict[str, Any]) -> dic
     """The post as it should look now: current count, and Closed once the consultation is."""
     consultation_id, network_id = payload["consultation_id"], payload["network_id"]
     view = await get_consultation(db, consultation_id)
-    async with db.session() as session:
+    async with db.read_session() as session:
         network = await session.get(Network, network_id)
         post = await session.get(ConsultationPost, (consultation_id, network_id))
     counts = await respondents_by_network(db, consultation_id)

@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,7 +30,7 @@ from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import Database, insert_or_ignore
+from storage.db import Database, insert_many_or_ignore, insert_or_ignore
 from storage.models import OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,16 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MAX_ATTEMPTS = 8
-# 429s on one method from this many different channels within this many seconds mean a
-# workspace-wide limit (not one busy channel): every send of that method pauses for Retry-After
-# instead of each channel finding the limit for itself. One stray 429 pauses its channel only.
+# 429s on one method from this many different channels within this many seconds, outnumbering
+# the calls Slack accepted meanwhile, mean a workspace-wide limit (not one busy channel): every
+# send of that method pauses for Retry-After instead of each channel finding the limit for
+# itself. A stray 429, or a few scattered among many accepted calls, pauses its channel only.
 WORKSPACE_LIMIT_CHANNELS = 3
 BUSY_CLAIM_SIZE = 4
 WORKSPACE_LIMIT_WINDOW = 2.0
+# A claimed row is sent on its claim's lease while at most this share of the lease has passed;
+# later (it waited for pacing or a pause) the lease is renewed first, so the call has time.
+RENEW_AFTER = 0.25
 # Rows in this batch are deleted once sent: e.g. receipts of anonymous consultations, whose
 # row would otherwise tie a Slack user to the moment a pseudonymous answer was recorded.
 FORGET_WHEN_SENT = "forget-when-sent"
@@ -152,6 +157,42 @@ async def enqueue(
     return row
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One call for `enqueue_many`: what `enqueue` takes, for many calls at once."""
+
+    dedup_key: str
+    method: str
+    channel: str
+    payload: dict[str, Any]
+    consultation_id: str | None = None
+    batch: str | None = None
+    available_at: datetime | None = None
+
+
+async def enqueue_many(session: AsyncSession, calls: Sequence[Outgoing]) -> int:
+    """`enqueue` for many calls in one statement (a reminder round's DMs); a dedup_key already
+    written is skipped. Returns how many were written."""
+    now = utcnow()
+    rows = [
+        {
+            "dedup_key": call.dedup_key,
+            "method": call.method,
+            "channel": call.channel,
+            "payload": call.payload,
+            "depends_on_id": None,
+            "consultation_id": call.consultation_id,
+            "batch": call.batch,
+            "status": "pending",
+            "attempts": 0,
+            "available_at": call.available_at or now,
+            "created_at": now,
+        }
+        for call in calls
+    ]
+    return await insert_many_or_ignore(session, OutboxMessage, rows, ["dedup_key"])
+
+
 async def batch_progress(db: Database, batch: str) -> BatchProgress:
     async with db.session() as session:
         rows = (
@@ -207,8 +248,10 @@ class OutboxWorker:
         self.worker_id = worker_id or _worker_name()
         self._slots = asyncio.Semaphore(concurrency)
         self._next_slot: dict[str, float] = {}
+        self._renew_at: dict[int, float] = {}  # row id -> loop time its lease must be renewed
         self._method_paused_until: dict[str, float] = {}
         self._recent_429s: dict[str, list[tuple[float, str]]] = {}
+        self._recent_accepted: dict[str, deque[float]] = {}  # method -> when Slack said ok
         self.rate_limited = 0  # 429s seen, for benchmarks and status
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -250,34 +293,52 @@ class OutboxWorker:
     # --- claiming ---
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
+        """Claim up to `limit` due rows, oldest first, in one transaction.
+
+        PostgreSQL: the SELECT locks its rows FOR UPDATE SKIP LOCKED, so replicas claiming at the
+        same moment take different rows instead of queueing on each other. SQLite has one writer
+        at a time (BEGIN IMMEDIATE), so nobody can claim in between."""
         now = utcnow()
+        # Read with `now`, before any wait for the database: the lease runs from here.
+        renew_at = asyncio.get_running_loop().time() + self.lease.total_seconds() * RENEW_AFTER
         due = or_(
             and_(col(OutboxMessage.status) == "pending", col(OutboxMessage.available_at) <= now),
             and_(col(OutboxMessage.status) == "sending", col(OutboxMessage.lease_until) < now),
         )
-        async with self.db.session() as session:
-            candidates = (
+        async with self.db.queued_session() as session:
+            # One transaction: the rows stay locked (PostgreSQL) or the database stays ours
+            # (SQLite) from picking them to marking them claimed.
+            picked = (
                 await session.exec(
-                    select(OutboxMessage.id).where(due).order_by(col(OutboxMessage.id)).limit(limit)
+                    select(OutboxMessage.id)
+                    .where(due)
+                    .order_by(col(OutboxMessage.id))
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
-        claimed: list[OutboxMessage] = []
-        for row_id in candidates:
-            async with self.db.session() as session:
-                result = await session.exec(  # type: ignore[call-overload]
-                    update(OutboxMessage)
-                    .where(col(OutboxMessage.id) == row_id, due)
-                    .values(
-                        status="sending",
-                        lease_until=now + self.lease,
-                        claimed_by=self.worker_id,
-                        attempts=OutboxMessage.attempts + 1,
-                    )
+            if not picked:
+                return []
+            await session.exec(  # type: ignore[call-overload]
+                update(OutboxMessage)
+                .where(col(OutboxMessage.id).in_(picked))
+                .values(
+                    status="sending",
+                    lease_until=now + self.lease,
+                    claimed_by=self.worker_id,
+                    attempts=OutboxMessage.attempts + 1,
                 )
-                if result.rowcount != 1:
-                    continue  # another worker won it
-                claimed.append(await session.get(OutboxMessage, row_id))  # type: ignore[arg-type]
-        return claimed
+            )
+            rows = (
+                await session.exec(
+                    select(OutboxMessage)
+                    .where(col(OutboxMessage.id).in_(picked))
+                    .order_by(col(OutboxMessage.id))
+                )
+            ).all()
+        for row in rows:
+            self._renew_at[row.id] = renew_at  # type: ignore[index]
+        return list(rows)
 
     async def drain_once(self) -> int:
         """Claim what is due and deliver it; returns how many rows reached a final state."""
@@ -315,7 +376,7 @@ class OutboxWorker:
     async def _deliver(self, row: OutboxMessage) -> int:
         dependency = None
         if row.depends_on_id is not None:
-            async with self.db.session() as session:
+            async with self.db.read_session() as session:
                 dependency = await session.get(OutboxMessage, row.depends_on_id)
             if dependency is None or dependency.status == "failed":
                 await self._finish(row, status="failed", error="depends_on_failed")
@@ -364,8 +425,16 @@ class OutboxWorker:
         except Exception as exc:  # a renderer or database error: counted, so it ends
             log.exception("outbox: row %s failed unexpectedly", row.id)
             return await self._retry_later(row, f"{type(exc).__name__}: {exc}")
+        self._accepted(row.method)
         await self._finish(row, status="sent", ts=ts, channel=channel)
         return 1
+
+    def _accepted(self, method: str) -> None:
+        now = asyncio.get_running_loop().time()
+        accepted = self._recent_accepted.setdefault(method, deque())
+        accepted.append(now)
+        while accepted and now - accepted[0] > WORKSPACE_LIMIT_WINDOW:
+            accepted.popleft()
 
     def _rate_limited(self, method: str, channel: str, retry_after: float) -> None:
         """Slack said 429: this channel waits Retry-After; so does the whole method when
@@ -380,7 +449,10 @@ class OutboxWorker:
         ]
         recent.append((now, channel))
         self._recent_429s[method] = recent
-        if len({ch for _, ch in recent}) >= WORKSPACE_LIMIT_CHANNELS:
+        accepted = sum(
+            1 for at in self._recent_accepted.get(method, ()) if now - at <= WORKSPACE_LIMIT_WINDOW
+        )
+        if len({ch for _, ch in recent}) >= WORKSPACE_LIMIT_CHANNELS and len(recent) > accepted:
             until = now + retry_after
             if until > self._method_paused_until.get(method, 0.0):
                 log.info(
@@ -396,8 +468,14 @@ class OutboxWorker:
         )
 
     async def _still_mine(self, row: OutboxMessage) -> bool:
-        """Renew the lease just before calling Slack; False if another worker took the row."""
-        async with self.db.session() as session:
+        """Renew the lease just before calling Slack; False if another worker took the row.
+
+        A row claimed moments ago is ours without asking: nobody may take it before its lease
+        ends. Only one that waited (pacing, a pause) for part of its lease is renewed."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._renew_at.get(row.id, 0.0):  # type: ignore[arg-type]
+            return True
+        async with self.db.queued_session() as session:
             result = await session.exec(  # type: ignore[call-overload]
                 update(OutboxMessage)
                 .where(
@@ -407,7 +485,11 @@ class OutboxWorker:
                 )
                 .values(lease_until=utcnow() + self.lease)
             )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            self._renew_at.pop(row.id, None)  # type: ignore[arg-type]
+            return False
+        self._renew_at[row.id] = loop.time() + self.lease.total_seconds() * RENEW_AFTER  # type: ignore[index]
+        return True
 
     async def _retry_later(self, row: OutboxMessage, error: str) -> int:
         if row.attempts >= MAX_ATTEMPTS:
@@ -479,6 +561,7 @@ class OutboxWorker:
     async def _release(
         self, row: OutboxMessage, *, delay: float, count_attempt: bool, error: str | None = None
     ) -> None:
+        self._renew_at.pop(row.id, None)  # type: ignore[arg-type]
         values: dict[str, Any] = {
             "status": "pending",
             "lease_until": None,
@@ -499,8 +582,9 @@ class OutboxWorker:
         channel: str | None = None,
         error: str | None = None,
     ) -> None:
+        self._renew_at.pop(row.id, None)  # type: ignore[arg-type]
         if status == "sent" and row.batch == FORGET_WHEN_SENT:
-            async with self.db.session() as session:
+            async with self.db.queued_session() as session:
                 await session.exec(  # type: ignore[call-overload]
                     delete(OutboxMessage).where(
                         col(OutboxMessage.id) == row.id,
@@ -517,7 +601,7 @@ class OutboxWorker:
         # Retried, because losing the "sent" mark would mean a duplicate after the lease.
         for attempt in range(5):
             try:
-                async with self.db.session() as session:
+                async with self.db.queued_session() as session:
                     await session.exec(  # type: ignore[call-overload]
                         update(OutboxMessage)
                         .where(

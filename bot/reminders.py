@@ -31,6 +31,7 @@ that network for an hour; a lead's nudge blocks staff and the leads of the same 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,7 +54,7 @@ from bot.consultations import (
 )
 from bot.formats import parse_offset
 from bot.launch import ON_LAUNCH
-from bot.outbox import enqueue, renderer
+from bot.outbox import Outgoing, enqueue, enqueue_many, renderer
 from bot.permissions import Actor, reminder_scope, resolve_actor_in, scopes_overlap
 from bot.scheduling import tick
 from bot.services import Services
@@ -82,6 +83,7 @@ MANUAL_INTERVAL = timedelta(hours=1)
 # Slackbot is not flagged is_bot in users.info; it is never a member to remind.
 ACTIVE = ("pending", "claimed")
 DM_KEY_PREFIXES = ("reminder:", "nudge:")
+CHANNEL_READS_AT_ONCE = 8  # conversations.members is Tier 4 (100+ a minute)
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -258,24 +260,31 @@ async def _answered_and_opted_out(
 async def gather_audience(
     services: Services, view: ConsultationView, networks: list[Network]
 ) -> Audience:
-    """Read the channels (fresh) and each member once (users.info), then answers and opt-outs."""
-    members: dict[str, list[str]] = {}
-    unreachable: list[str] = []
-    for network in networks:
-        try:
-            members[network.id] = sorted(
-                await services.members.members(network.channel_id, fresh=True)
-            )
-        except SlackApiError as exc:
-            log.warning(
-                "reminders: cannot read members of %s: %s",
-                network.channel_id,
-                exc.response.get("error"),
-            )
-            members[network.id] = []
-            unreachable.append(network.id)
+    """Read the channels (fresh, several at once) and each member once (users.list), then
+    answers and opt-outs."""
+    reads = asyncio.Semaphore(CHANNEL_READS_AT_ONCE)
+
+    async def read(network: Network) -> list[str] | None:
+        async with reads:
+            try:
+                return sorted(await services.members.members(network.channel_id, fresh=True))
+            except SlackApiError as exc:
+                log.warning(
+                    "reminders: cannot read members of %s: %s",
+                    network.channel_id,
+                    exc.response.get("error"),
+                )
+                return None
+
+    # All at once, the workspace listing (users.list) too: a channel answered 429, its
+    # Retry-After slept out, then holds up nothing else.
+    _listed, *found_members = await asyncio.gather(
+        services.people.people([], fresh=True), *(read(network) for network in networks)
+    )
+    members = {n.id: ids or [] for n, ids in zip(networks, found_members, strict=True)}
+    unreachable = [n.id for n, ids in zip(networks, found_members, strict=True) if ids is None]
     everyone = sorted({m for ids in members.values() for m in ids})
-    found = await services.people.people(everyone, fresh=True)
+    found = await services.people.people(everyone)  # listed just now
     people = {u: Person(user_id=u, tz=p.tz) for u, p in found.items() if p.is_human}
     consultation_id = view.id
     async with services.db.session() as session:
@@ -359,32 +368,36 @@ async def enqueue_round(
         )
         threads += 1
     dms_now = dms_later = 0
+    dms: list[Outgoing] = []
     for person in audience.to_remind(dm_networks, regions):
         at = delivery_time(now, person.tz, consultation.deadline, consultation.timezone)
-        await enqueue(
-            session,
-            dedup_key=f"{prefix}:{round_id}:{person.user_id}",
-            method="chat.postMessage",
-            channel=person.user_id,
-            payload={
-                "render": "reminder_dm",
-                "consultation_id": consultation.id,
-                "channel": person.user_id,
-            },
-            consultation_id=consultation.id,
-            available_at=at,
+        dms.append(
+            Outgoing(
+                dedup_key=f"{prefix}:{round_id}:{person.user_id}",
+                method="chat.postMessage",
+                channel=person.user_id,
+                payload={
+                    "render": "reminder_dm",
+                    "consultation_id": consultation.id,
+                    "channel": person.user_id,
+                },
+                consultation_id=consultation.id,
+                available_at=at,
+            )
         )
         if at > now:
             dms_later += 1
         else:
             dms_now += 1
+    # One statement for the whole round: thousands of DMs, written before any is sent.
+    await enqueue_many(session, dms)
     return RoundCounts(dms_now, dms_later, threads)
 
 
 @renderer("reminder_dm")
 async def render_reminder_dm(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
     """The DM as it reads when it is sent (time left, a moved deadline, after Stop)."""
-    async with db.session() as session:
+    async with db.read_session() as session:
         consultation = await session.get(Consultation, payload["consultation_id"])
     out = {"channel": payload["channel"]}
     if payload.get("ts"):

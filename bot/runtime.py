@@ -6,6 +6,7 @@ import gc
 import logging
 from dataclasses import dataclass, field
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 
 from bot import deadlines, reminders  # noqa: F401  (register their ticks and ON_LAUNCH hook)
@@ -53,6 +54,7 @@ class Runtime:
     services: Services | None = None
     app: AsyncApp | None = None
     server: HttpServer | None = None
+    _http: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> Services:
         settings = self.settings
@@ -61,7 +63,9 @@ class Runtime:
         if self.options.load_directory and settings.directory_path:
             await load_directory(db, load_directory_file(settings.directory_path))
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        client = make_client(token, settings.slack_api_url)
+        # Closed in stop(); every Web API call of this process shares its connections.
+        self._http = aiohttp.ClientSession()
+        client = make_client(token, settings.slack_api_url, session=self._http)
         outbox = OutboxWorker(db, client, per_channel_interval=self.options.per_channel_interval)
         services = Services(settings=settings, db=db, client=client, outbox=outbox)
         services.anon_secret = await ensure_anon_secret(db, settings)
@@ -135,3 +139,6 @@ class Runtime:
             await self.services.outbox.stop()
             await self.services.stop_background()
             await self.services.db.dispose()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None

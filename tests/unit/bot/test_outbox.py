@@ -18,7 +18,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot.outbox import METADATA_EVENT, OutboxWorker, backlog, batch_progress, enqueue
+from bot.outbox import (
+    METADATA_EVENT,
+    OutboxWorker,
+    Outgoing,
+    backlog,
+    batch_progress,
+    enqueue,
+    enqueue_many,
+)
 from storage.db import Database
 from storage.models import AuditEntry, OutboxMessage, utcnow
 
@@ -40,6 +48,8 @@ class FakeSlack:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.history: dict[str, list[dict[str, Any]]] = {}
         self.channel_errors: dict[str, str] = {}
+        # Methods whose next call Slack carries out but answers too late (the caller times out).
+        self.slow_once: dict[str, float] = {}
         self._queued: dict[str, list[Reply]] = {}
         self._ts = itertools.count(1)
 
@@ -76,6 +86,8 @@ class FakeSlack:
             if params.get("thread_ts"):
                 message["thread_ts"] = params["thread_ts"]
             self.history.setdefault(channel, []).insert(0, message)
+            if method in self.slow_once:
+                await asyncio.sleep(self.slow_once.pop(method))
             return web.json_response({"ok": True, "channel": channel, "ts": ts})
         if method == "chat.update":
             return web.json_response({"ok": True, "channel": channel, "ts": params.get("ts")})
@@ -165,6 +177,33 @@ async def test_the_same_dedup_key_is_written_once(db: Database) -> None:
     ]
 
 
+async def test_enqueue_many_writes_each_new_key_once_and_counts_them(db: Database) -> None:
+    """A reminder round in one statement: keys already written (a round retried after a crash,
+    a DM queued before) are skipped, and the count says how many are new."""
+    await post(db, "reminder:r1:U02", "U02", "queued before")
+    calls = [
+        Outgoing(
+            dedup_key=f"reminder:r1:U0{n}",
+            method="chat.postMessage",
+            channel=f"U0{n}",
+            payload={"channel": f"U0{n}", "text": f"reminder {n}"},
+            consultation_id="c1",
+        )
+        for n in range(1, 5)
+    ]
+    async with db.session() as session:
+        assert await enqueue_many(session, calls) == 3
+    async with db.session() as session:
+        assert await enqueue_many(session, calls) == 0  # the same round again
+        assert await enqueue_many(session, []) == 0
+    stored = {r.dedup_key: r for r in await rows(db)}
+    assert sorted(stored) == [f"reminder:r1:U0{n}" for n in range(1, 5)]
+    assert stored["reminder:r1:U02"].payload["text"] == "queued before"
+    assert stored["reminder:r1:U03"].payload["text"] == "reminder 3"
+    assert {r.status for r in stored.values()} == {"pending"}
+    assert stored["reminder:r1:U03"].available_at <= utcnow()
+
+
 async def test_enqueue_is_part_of_the_callers_transaction(db: Database) -> None:
     with pytest.raises(RuntimeError):
         async with db.session() as session:
@@ -250,6 +289,31 @@ async def test_a_server_error_is_retried_and_delivered_once(
     assert sent.status == "sent"
     assert len(fake.posted()) == 1
     assert sent.result_ts == fake.posted()[0]["ts"]
+
+
+async def test_a_call_that_times_out_after_slack_posted_is_not_posted_twice(
+    db: Database, slack: tuple[FakeSlack, AsyncWebClient]
+) -> None:
+    """Slack took the post but its answer never came in time: the row backs off, and on the
+    retry the outbox finds the post in the channel's history instead of posting again."""
+    fake, client = slack
+    impatient = AsyncWebClient(token="xoxb-test", base_url=client.base_url, timeout=1)
+    fake.slow_once["chat.postMessage"] = 3.0
+    message = await post(db, "k", "C01ICS", "once only")
+    w = worker(db, impatient)
+    assert await w.drain_once() == 0
+    waiting = await row(db, message.id)
+    assert (waiting.status, waiting.attempts) == ("pending", 1)
+    assert waiting.error is not None and "Timeout" in waiting.error
+    assert waiting.available_at > utcnow()  # backing off
+
+    await make_due(db, message.id)
+    assert await w.drain_once() == 1
+    sent = await row(db, message.id)
+    assert sent.status == "sent"
+    assert [m["text"] for m in fake.posted()] == ["once only"]
+    assert sent.result_ts == fake.posted()[0]["ts"]
+    assert fake.calls_to("conversations.history")  # it looked before sending again
 
 
 async def test_rate_limited_waits_for_retry_after_without_counting_an_attempt(
@@ -479,6 +543,27 @@ async def test_one_stray_429_pauses_only_its_own_channel(
     assert await w.drain_once() == 1
 
     assert asyncio.get_running_loop().time() - started < 2
+
+
+async def test_a_few_429s_among_many_accepted_posts_pause_only_their_channels(
+    db: Database, slack: tuple[FakeSlack, AsyncWebClient]
+) -> None:
+    """Scattered 429s (Slack's odd refusal while most calls go through) are not a workspace
+    limit: the rest of a reminder round goes on without waiting."""
+    fake, client = slack
+    limited = Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"})
+    fake.queue("chat.postMessage", *[Reply() for _ in range(20)], limited, limited, limited)
+    for n in range(23):
+        await post(db, f"dm:U{n:02d}", f"U{n:02d}")
+    w = worker(db, client)
+    assert await w.drain_once() == 20
+    assert w.rate_limited == 3
+
+    await post(db, "dm:U99", "U99")
+    started = asyncio.get_running_loop().time()
+    assert await w.drain_once() == 1  # U99 at once; the three limited wait their own turn
+
+    assert asyncio.get_running_loop().time() - started < 0.5
 
 
 async def test_a_long_workspace_pause_hands_rows_back_instead_of_holding_their_lease(
