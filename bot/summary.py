@@ -13,10 +13,10 @@ from bot.aggregation import Aggregate, add_themes, aggregate
 from bot.blocks.summary import summary_blocks
 from bot.charts import choice_chart, stance_chart
 from bot.consultations import ConsultationError, get_consultation, target_networks
-from bot.outbox import enqueue
+from bot.outbox import Outgoing, enqueue, enqueue_many
 from bot.permissions import Actor, authorize, regions_in_scope
 from bot.services import Services
-from storage.models import Network, Region, utcnow
+from storage.models import Network, OutboxMessage, Region
 
 
 class SummaryRefused(Exception):
@@ -95,12 +95,15 @@ def summary_chart(result: Aggregate) -> bytes | None:
     return None
 
 
-async def upload_chart(services: Services, user_id: str, consultation_id: str, png: bytes) -> None:
-    """The chart goes to the requester's DM through the outbox (files upload v2)."""
+async def upload_chart(
+    services: Services, user_id: str, consultation_id: str, png: bytes, *, request_id: str
+) -> None:
+    """The chart goes to the requester's DM through the outbox (files upload v2), once per
+    request (`request_id`, e.g. the command's trigger id: the same in Slack's retries)."""
     async with services.db.session() as session:
         await enqueue(
             session,
-            dedup_key=f"summary-chart:{consultation_id}:{user_id}:{utcnow().isoformat()}",
+            dedup_key=f"summary-chart:{consultation_id}:{user_id}:{request_id}",
             method="files.upload_v2",
             channel=user_id,
             payload={
@@ -115,22 +118,44 @@ async def upload_chart(services: Services, user_id: str, consultation_id: str, p
 
 
 async def share_summary(
-    services: Services, actor: Actor, consultation_id: str, region: str | None, channel: str
-) -> None:
-    """Post the summary for everyone in `channel` (through the outbox)."""
+    services: Services,
+    actor: Actor,
+    consultation_id: str,
+    region: str | None,
+    channel: str,
+    *,
+    click_id: str,
+) -> bool:
+    """Post the summary for everyone in `channel` (through the outbox), once per `click_id`
+    (the summary message the Share button is on): Slack's retries and a double click share it
+    once. False when it was shared already."""
+    dedup_key = f"summary-share:{consultation_id}:{channel}:{click_id}"
+    async with services.db.read_session() as session:
+        shared = (
+            await session.exec(select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key))
+        ).first()
+    if shared is not None:
+        return False
     summary = await build_summary(services, actor, consultation_id, region)
     blocks = [b for b in summary.blocks if b.get("block_id") != "summary_actions"]
     async with services.db.session() as session:
-        await enqueue(
+        # Written by this call or not at all: deliveries that passed the check together
+        # still share it once.
+        written = await enqueue_many(
             session,
-            dedup_key=f"summary-share:{consultation_id}:{channel}:{utcnow().isoformat()}",
-            method="chat.postMessage",
-            channel=channel,
-            payload={
-                "channel": channel,
-                "text": f"Summary of {summary.result.consultation.title}",
-                "blocks": blocks,
-            },
-            consultation_id=consultation_id,
+            [
+                Outgoing(
+                    dedup_key=dedup_key,
+                    method="chat.postMessage",
+                    channel=channel,
+                    payload={
+                        "channel": channel,
+                        "text": f"Summary of {summary.result.consultation.title}",
+                        "blocks": blocks,
+                    },
+                    consultation_id=consultation_id,
+                )
+            ],
         )
     services.outbox.wake()
+    return written == 1

@@ -69,13 +69,19 @@ def register(app: AsyncApp, services: Services) -> None:
                 return
         except (ValueError, KeyError, TypeError):
             return
-        if not channel:
+        # The summary message the button is on: the same in Slack's retries and a double click.
+        click_id = (body.get("container") or {}).get("message_ts") or _action(body).get("action_ts")
+        if not channel or not click_id:
             return
         actor = await resolve_actor(services.db, user_id)
         try:
-            await share_summary(services, actor, consultation_id, region, channel)
+            shared = await share_summary(
+                services, actor, consultation_id, region, channel, click_id=str(click_id)
+            )
         except (SummaryRefused, ConsultationError) as exc:
             await respond(response_type="ephemeral", text=str(exc), replace_original=False)
+            return
+        if not shared:
             return
         await respond(
             response_type="ephemeral",

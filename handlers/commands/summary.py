@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from bot.consultations import ConsultationError
 from bot.permissions import authorize
 from bot.slack_text import escape
@@ -28,4 +30,11 @@ async def summary_command(ctx: CommandContext) -> None:
         return
     await ctx.reply(f"Summary of {summary.result.consultation.title}", summary.blocks)
     if summary.chart_png is not None:
-        await upload_chart(ctx.services, ctx.actor.user_id, consultation_id, summary.chart_png)
+        await upload_chart(
+            ctx.services,
+            ctx.actor.user_id,
+            consultation_id,
+            summary.chart_png,
+            # Slack's retries of this command carry the same trigger id: one chart.
+            request_id=ctx.trigger_id or uuid.uuid4().hex,
+        )

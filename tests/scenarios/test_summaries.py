@@ -92,3 +92,55 @@ async def test_lead_sees_only_their_region_and_members_are_refused(harness: Harn
     await harness.driver.slash_command(MEMBER, "summary ic")
     assert "Only" in text_of(harness.slack.ephemerals(MEMBER)[-1])
     assert not harness.slack.invalid_payloads
+
+
+async def test_a_summary_is_shared_once_however_often_slack_delivers_the_click(
+    harness: Harness,
+) -> None:
+    """Slack's retries (X-Slack-Retry-Num 1-3) of the command and of the Share click, and a
+    double click on Share, give one chart in the lead's DM and one post in the channel."""
+    import json
+    from urllib.parse import urlencode
+
+    from bot.blocks.summary import SHARE_ACTION
+
+    h = harness
+    await _launch(h)
+    assert h.driver is not None and h.slack is not None
+    await _answer(h, "U0M001", "agree", "Workforce first", "north-west")
+    await h.settle()
+
+    asked = await h.driver.slash_command(LEAD_NW, "summary ic")
+    for retry in (1, 2, 3):  # the same delivery again: same fields, same trigger id
+        again = await h.driver.post_raw(
+            urlencode(asked.payload).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            retry_num=retry,
+        )
+        assert again.status == 200
+    await h.settle()
+    summaries = [m for m in h.slack.ephemerals(LEAD_NW) if "Share in channel" in text_of(m)]
+    assert summaries
+    assert len(h.slack.files_shared(LEAD_NW)) == 1
+
+    summary = summaries[0]
+    first = await h.driver.click_in_message(LEAD_NW, summary, SHARE_ACTION)
+    for retry in (1, 2, 3):
+        again = await h.driver.post_raw(
+            urlencode({"payload": json.dumps(first.payload)}).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            retry_num=retry,
+        )
+        assert again.status == 200
+    await h.driver.click_in_message(LEAD_NW, summary, SHARE_ACTION)  # a double click
+    await h.settle()
+
+    shared = [
+        m
+        for m in h.slack.top_level_messages(summary.channel)
+        if (m.text or "").startswith("Summary of")
+    ]
+    assert len(shared) == 1
+    confirmations = [m for m in h.slack.ephemerals(LEAD_NW) if "Sharing the summary" in text_of(m)]
+    assert len(confirmations) == 1
+    assert not h.slack.invalid_payloads
