@@ -99,9 +99,15 @@ def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
     app.listener_runner.listener_start_handler = TrackListeners(services)
 
     @app.error
-    async def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    async def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
         # Never a 5xx to Slack (it would retry); the user gets a plain apology instead.
         log.exception("listener failed: %s", type(error).__name__, exc_info=error)
+        if response is None:
+            # Failed after its ack: Slack has had its answer, so there is nothing to replace
+            # (Bolt refuses a response here and would raise in the listener's task).
+            return None
         if body.get("type") == "view_submission":
             # Never an empty 200 here: Slack would close the modal as if it had been saved.
             from bot.blocks.modal import info_modal

@@ -49,6 +49,27 @@ def to_bolt_request(raw: str, query: str, headers: Mapping[str, str]) -> AsyncBo
     return request
 
 
+# Objects Slack always sends as JSON objects (or null), and lists it always sends as lists of
+# objects. Bolt's own middleware indexes into them before any listener could check.
+_OBJECT_FIELDS = ("event", "view", "user", "team", "container", "channel", "message", "enterprise")
+_LIST_OF_OBJECTS_FIELDS = ("actions",)
+
+
+def shape_problem(body: dict[str, Any]) -> str | None:
+    """Why `body` is not shaped as Slack sends it (None if it is): refused with a 400 before
+    Bolt, rather than letting Bolt's middleware fail on it."""
+    for name in _OBJECT_FIELDS:
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            return f"{name} is not an object"
+    for name in _LIST_OF_OBJECTS_FIELDS:
+        value = body.get(name)
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(item, dict) for item in value)
+        ):
+            return f"{name} is not a list of objects"
+    return None
+
+
 async def health(services: Services) -> tuple[bool, dict[str, Any]]:
     report: dict[str, Any] = {}
     healthy = True
@@ -88,6 +109,9 @@ def make_web_app(app: AsyncApp, services: Services, *, signing_secret: str) -> w
             return web.json_response({"error": "malformed request body"}, status=400)
         if not isinstance(bolt_request.body, dict):  # e.g. `payload=null` or `payload=[1]`
             return web.json_response({"error": "malformed request body"}, status=400)
+        problem = shape_problem(bolt_request.body)
+        if problem is not None:
+            return web.json_response({"error": f"malformed request body: {problem}"}, status=400)
         services.load.in_flight += 1
         try:
             response = await app.async_dispatch(bolt_request)

@@ -13,5 +13,6 @@ from bot.services import Services
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("app_home_opened")
     async def home_opened(event: dict[str, Any]) -> None:
-        if event.get("tab", "home") == "home" and event.get("user"):
-            await publish_home(services, event["user"])
+        user = event.get("user")
+        if event.get("tab", "home") == "home" and isinstance(user, str) and user:
+            await publish_home(services, user)
