@@ -154,6 +154,12 @@ async def test_launch_retries_transient_failures_and_reports_permanent_ones_once
     statuses = dict(rows)
     assert statuses[ics] == statuses[mh] == "sent"
     assert statuses[nhscc] == statuses[comm] == statuses[pcn] == "failed"
+    # Staff see the same in the consultation's status.
+    await h.driver.slash_command(STAFF, "status ic-faults")
+    status = await h.slack.wait_for(
+        lambda: next((m for m in h.slack.ephemerals(STAFF) if "Outbox:" in message_text(m)), None)
+    )
+    assert "Outbox: 0 waiting, 2 sent, 3 failed" in message_text(status)
 
 
 # --- a crash between Slack's answer and the database update ----------------------------------
