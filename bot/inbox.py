@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
+# Submissions a worker claims at once: one claiming transaction for several answers. Each is
+# still recorded in its own transaction, oldest first, well within the lease.
+CLAIM_SIZE = 10
 PARKED = timedelta(days=3650)
 
 
@@ -73,49 +76,64 @@ class InboxWorker:
                     pass
                 self._wake.clear()
 
-    async def _claim_next(self) -> InboxSubmission | None:
+    async def _claim(self, limit: int) -> list[InboxSubmission]:
+        """Claim up to `limit` of the oldest unclaimed submissions in one transaction (on
+        PostgreSQL FOR UPDATE SKIP LOCKED: replicas take different rows, never wait)."""
         db = self.services.db
         now = utcnow()
         free = or_(
             col(InboxSubmission.lease_until).is_(None), col(InboxSubmission.lease_until) < now
         )
-        async with db.read_session() as session:
-            candidates = (
+        async with db.queued_session() as session:
+            picked = (
                 await session.exec(
                     select(InboxSubmission.id)
                     .where(free)
                     .order_by(col(InboxSubmission.id))
-                    .limit(5)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
-        for inbox_id in candidates:
-            async with db.session() as session:
-                claimed = await session.exec(  # type: ignore[call-overload]
-                    update(InboxSubmission)
-                    .where(col(InboxSubmission.id) == inbox_id, free)
-                    .values(lease_until=now + LEASE, attempts=InboxSubmission.attempts + 1)
-                )
-                if claimed.rowcount == 1:
-                    return await session.get(InboxSubmission, inbox_id)
-        return None
+            if not picked:
+                return []
+            await session.exec(  # type: ignore[call-overload]
+                update(InboxSubmission)
+                .where(col(InboxSubmission.id).in_(picked))
+                .values(lease_until=now + LEASE, attempts=InboxSubmission.attempts + 1)
+            )
+            return list(
+                (
+                    await session.exec(
+                        select(InboxSubmission)
+                        .where(col(InboxSubmission.id).in_(picked))
+                        .order_by(col(InboxSubmission.id))
+                    )
+                ).all()
+            )
 
     async def record_next(self) -> bool:
-        """Record the oldest unclaimed submission; False when there was none."""
+        """Record the oldest unclaimed submissions; False when there were none."""
+        busy = await self.services.load.give_way()
+        # While Slack's acks are queueing, one at a time: never a long stretch of work.
+        rows = await self._claim(1 if busy else CLAIM_SIZE)
+        for n, row in enumerate(rows):
+            if n:
+                await self.services.load.give_way()
+            await self._record(row)
+        return bool(rows)
+
+    async def _record(self, row: InboxSubmission) -> None:
         from bot.responding import confirm, process_submission
 
-        await self.services.load.give_way()
-        row = await self._claim_next()
-        if row is None or row.id is None:
-            return False
+        assert row.id is not None
         try:
             recorded = await process_submission(self.services, row.id)
         except Exception as exc:
             log.exception("inbox: could not record submission %s", row.id)
             await self._park_if_hopeless(row.id, f"{type(exc).__name__}: {exc}")
-            return True
+            return
         if recorded is not None:
             await confirm(self.services, recorded, user_id=row.user_id)
-        return True
 
     async def _park_if_hopeless(self, inbox_id: int, error: str) -> None:
         """After repeated failures give the member their text back, and keep the row for staff

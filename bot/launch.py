@@ -166,13 +166,50 @@ async def wait_for_launch(
 # --- keeping the posts current ----------------------------------------------------------------
 
 
+def progress_bucket(now: datetime) -> int:
+    return math.floor(now.timestamp() / PROGRESS_THROTTLE_SECONDS)
+
+
+class QueuedProgress:
+    """The progress updates this process has queued in the current time bucket. Once a
+    network's update for a bucket is queued, later answers in that bucket need no write of
+    their own: the update is rendered when it is sent, at the bucket's end, so it counts them."""
+
+    def __init__(self) -> None:
+        self._bucket: int | None = None
+        self._queued: set[tuple[str, str]] = set()
+
+    def _marks(self, now: datetime) -> set[tuple[str, str]]:
+        """The marks of `now`'s bucket (those of any other bucket are dropped: at worst an
+        update is written twice, which its key makes harmless)."""
+        bucket = progress_bucket(now)
+        if bucket != self._bucket:
+            self._bucket, self._queued = bucket, set()
+        return self._queued
+
+    def still_to_queue(
+        self, consultation_id: str, network_ids: list[str], now: datetime
+    ) -> list[str]:
+        marks = self._marks(now)
+        return [n for n in network_ids if (consultation_id, n) not in marks]
+
+    def mark_queued(self, consultation_id: str, network_ids: list[str], now: datetime) -> None:
+        """Call only once the updates written with this `now` are committed."""
+        self._marks(now).update((consultation_id, n) for n in network_ids)
+
+
 async def refresh_posts(
-    session: Any, consultation_id: str, network_ids: list[str], *, reason: str = "progress"
+    session: Any,
+    consultation_id: str,
+    network_ids: list[str],
+    *,
+    reason: str = "progress",
+    now: datetime | None = None,
 ) -> None:
     """Queue a chat.update of the consultation post in each network, at most one per channel
     every few seconds: rows are keyed by a time bucket and rendered when they are sent."""
-    now = utcnow()
-    bucket = math.floor(now.timestamp() / PROGRESS_THROTTLE_SECONDS)
+    now = now or utcnow()
+    bucket = progress_bucket(now)
     # A progress update waits for the end of its bucket, so it carries every answer in it.
     send_at = (
         datetime.fromtimestamp((bucket + 1) * PROGRESS_THROTTLE_SECONDS, UTC)

@@ -39,7 +39,7 @@ from bot.consultations import (
     target_networks,
 )
 from bot.directory import list_regions
-from bot.launch import refresh_posts
+from bot.launch import QueuedProgress, refresh_posts
 from bot.outbox import FORGET_WHEN_SENT, enqueue
 from bot.services import Services
 from bot.slack_text import escape
@@ -366,10 +366,16 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
     if result.changed:
         # The channel posts' live count, in its own short transaction: every answer in a 5 s
         # bucket writes the same outbox key, and holding that key until the answer's commit
-        # would make a rush of answers wait for each other.
+        # would make a rush of answers wait for each other. Once this process has queued a
+        # bucket's update, the rest of the bucket's answers write nothing.
+        queued: QueuedProgress = services.extras.setdefault("queued_progress", QueuedProgress())
+        now = utcnow()
+        to_queue = queued.still_to_queue(view.id, network_ids, now)
         try:
-            async with services.db.session() as session:
-                await refresh_posts(session, view.id, network_ids)
+            if to_queue:
+                async with services.db.queued_session() as session:
+                    await refresh_posts(session, view.id, to_queue, now=now)
+                queued.mark_queued(view.id, to_queue, now)
         except Exception:  # the answer is stored; the next one refreshes the count
             log.exception("could not queue the post refresh for %s", view.id)
     services.outbox.wake()
