@@ -59,7 +59,7 @@ from bot.permissions import Actor, reminder_scope, resolve_actor_in, scopes_over
 from bot.scheduling import tick
 from bot.services import Services
 from bot.timefmt import human_time
-from storage.db import Database
+from storage.db import Database, insert_or_ignore
 from storage.models import (
     AuditEntry,
     Consultation,
@@ -621,8 +621,14 @@ async def stop_reminders(
     async with services.db.session() as session:
         if await session.get(Consultation, consultation_id) is None:
             raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
-        if await session.get(ReminderOptOut, (consultation_id, user_id)) is None:
-            session.add(ReminderOptOut(consultation_id=consultation_id, user_id=user_id))
+        # One statement: a retried or double click arriving at the same moment records one.
+        opted_out = await insert_or_ignore(
+            session,
+            ReminderOptOut,
+            {"consultation_id": consultation_id, "user_id": user_id, "created_at": utcnow()},
+            ["consultation_id", "user_id"],
+        )
+        if opted_out:
             session.add(
                 AuditEntry(actor=user_id, action="reminders.stop", consultation_id=consultation_id)
             )

@@ -22,11 +22,34 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from bot.app import SORRY
+from bot.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
+from bot.blocks.reminders import STOP_REMINDERS_ACTION
 from bot.outbox import OutboxWorker
+from bot.sandbox import render_blocks_as_text
+from bot.sandbox.driver import DriverResponse
 from bot.sandbox.harness import EXAMPLES, SIGNING_SECRET, Harness
-from storage.models import OutboxMessage, ProcessedDelivery, Response, ResponseRevision, utcnow
+from storage.models import (
+    AuditEntry,
+    Consultation,
+    OutboxMessage,
+    ProcessedDelivery,
+    ReminderOptOut,
+    ReminderPlan,
+    Response,
+    ResponseRevision,
+    utcnow,
+)
 from tests.scenarios.test_answering import CHANNELS, MEMBER, STAFF, launch, post_in, stance_values
 from tests.scenarios.test_answering import text_of as message_text
+from tests.scenarios.test_reminder_rounds import (
+    LONDON_MEMBER,
+    NOT_ANSWERED,
+    make_due,
+    reminder_dms,
+    thread_reminders,
+)
+from tests.scenarios.test_reminder_rounds import start as start_with_reminders
 
 RETRIES = (None, 1, 2, 3)  # the first delivery, then Slack's three retries
 
@@ -276,3 +299,249 @@ async def test_request_log_has_one_line_per_request_and_no_answers_or_secrets(
         for secret in secrets:
             assert secret not in text, f"{secret!r} logged by {record.name}"
         assert MEMBER not in text or record.name != "consultbot.requests"
+
+
+# --- Slack retries of the other buttons ------------------------------------------------------
+
+
+async def redeliver(h: Harness, first: DriverResponse) -> None:
+    """Slack's three retries of a delivery: the very same payload, X-Slack-Retry-Num 1-3."""
+    assert h.driver is not None
+    body = urlencode({"payload": json.dumps(first.payload)}).encode()
+    for retry in RETRIES[1:]:
+        again = await h.driver.post_raw(
+            body, {"Content-Type": "application/x-www-form-urlencoded"}, retry_num=retry
+        )
+        assert again.status == 200
+        assert SORRY not in again.body
+
+
+def apologies(h: Harness, user_id: str) -> list[object]:
+    assert h.slack is not None
+    return [m for m in h.slack.ephemerals(user_id) if "went wrong" in message_text(m)]
+
+
+def failures(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Errors logged while handling the deliveries (a listener that failed on a duplicate)."""
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def home_text(h: Harness, user_id: str) -> str:
+    assert h.slack is not None
+    home = h.slack.home_view(user_id)
+    return render_blocks_as_text(home["blocks"]) if home else ""
+
+
+async def audit_count(h: Harness, consultation_id: str, action: str) -> int:
+    async with h.services.db.session() as session:
+        return len(
+            (
+                await session.exec(
+                    select(AuditEntry).where(
+                        AuditEntry.consultation_id == consultation_id, AuditEntry.action == action
+                    )
+                )
+            ).all()
+        )
+
+
+async def test_close_now_retried_four_times_closes_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    assert h.driver is not None and h.slack is not None
+    await add(h, "ic-close4")
+    await launch(h, "ic-close4")
+    await h.driver.app_home_opened(STAFF)
+    await h.slack.wait_for(lambda: "Close now" in home_text(h, STAFF), timeout=10)
+    before = {c: len(post_in(h, c).versions) for c in CHANNELS}
+
+    with caplog.at_level(logging.INFO):
+        first = await h.driver.click_in_home(STAFF, HOME_CLOSE_ACTION, "ic-close4")
+        assert first.status == 200
+        await redeliver(h, first)
+        await h.slack.wait_for(
+            lambda: all("Closed" in message_text(post_in(h, c)) for c in CHANNELS), timeout=15
+        )
+        await h.slack.wait_for(lambda: "Close now" not in home_text(h, STAFF), timeout=10)
+        await h.settle()
+
+    async with h.services.db.session() as session:
+        consultation = await session.get(Consultation, "ic-close4")
+    assert consultation is not None and consultation.status == "closed"
+    assert await audit_count(h, "ic-close4", "consultation.close") == 1
+    for channel in CHANNELS:
+        post = post_in(h, channel)  # still one post, now Closed, without Respond
+        assert "Closed" in message_text(post) and "Respond" not in message_text(post)
+        # Edited to Closed once: one new version, the earlier ones not yet Closed.
+        assert len(post.versions) == before[channel] + 1
+        assert sum("Closed" in json.dumps(v) for v in post.versions) == 1
+        closing = [
+            m for m in h.slack.thread_replies(channel, post.ts) if "has closed" in message_text(m)
+        ]
+        assert len(closing) == 1, f"{channel} got {len(closing)} closing notes"
+    # The staff member is told nothing went wrong, three times or once.
+    assert not apologies(h, STAFF)
+    assert not failures(caplog)
+    assert "ic-close4" not in home_text(h, STAFF)
+    assert not h.slack.invalid_payloads
+
+
+async def test_stop_reminders_retried_four_times_opts_out_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    assert h.driver is not None and h.slack is not None
+    await start_with_reminders(h, "rm-stop4")
+    await make_due(h.services.db, "rm-stop4", "7d")
+    await h.slack.wait_for(lambda: reminder_dms(h, NOT_ANSWERED), timeout=10)
+    await h.settle()
+    dm = reminder_dms(h, NOT_ANSWERED)[0]
+    assert "Stop reminders" in message_text(dm)
+    updates_before = h.slack.count("chat.update")
+
+    with caplog.at_level(logging.INFO):
+        first = await h.driver.click_in_message(NOT_ANSWERED, dm, STOP_REMINDERS_ACTION)
+        assert first.status == 200
+        await redeliver(h, first)
+        await h.slack.wait_for(
+            lambda: "won't get more reminders" in message_text(reminder_dms(h, NOT_ANSWERED)[0]),
+            timeout=10,
+        )
+        await h.settle()
+
+    async with h.services.db.session() as session:
+        opt_outs = (
+            await session.exec(
+                select(ReminderOptOut).where(ReminderOptOut.consultation_id == "rm-stop4")
+            )
+        ).all()
+    assert [o.user_id for o in opt_outs] == [NOT_ANSWERED]
+    assert await audit_count(h, "rm-stop4", "reminders.stop") == 1
+    # The DM they clicked was edited once, to one consistent state: stopped, no Stop button.
+    edits = [
+        c for c in h.slack.calls_to("chat.update")[updates_before:] if c.params.get("ts") == dm.ts
+    ]
+    assert len(edits) == 1 and edits[0].ok
+    assert len(dm.versions) == 2
+    assert [m.ts for m in h.slack.dm_messages(NOT_ANSWERED)] == [dm.ts]  # nothing new posted
+    shown = message_text(dm)
+    assert "won't get more reminders" in shown and "Stop reminders" not in shown
+    assert "Respond" in shown
+    assert not apologies(h, NOT_ANSWERED)
+    assert not failures(caplog)
+
+    # And the opt-out holds: the next round reaches others but not them.
+    await make_due(h.services.db, "rm-stop4", "2d")
+    await h.slack.wait_for(lambda: len(thread_reminders(h, "C0ICSNET")) == 2, timeout=10)
+    await h.settle()
+    assert len(reminder_dms(h, NOT_ANSWERED)) == 1
+    assert len(reminder_dms(h, LONDON_MEMBER)) == 2
+    assert not h.slack.invalid_payloads
+
+
+async def test_launch_from_the_app_home_retried_four_times_posts_once(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    assert h.driver is not None and h.slack is not None
+    await add(h, "ic-homelaunch")
+    await h.driver.app_home_opened(STAFF)
+    await h.slack.wait_for(lambda: "`ic-homelaunch`" in home_text(h, STAFF), timeout=10)
+    assert "Close now" not in home_text(h, STAFF)  # nothing open yet
+
+    with caplog.at_level(logging.INFO):
+        first = await h.driver.click_in_home(STAFF, HOME_LAUNCH_ACTION, "ic-homelaunch")
+        assert first.status == 200
+        await redeliver(h, first)
+        await h.slack.wait_for(
+            lambda: all(h.slack.top_level_messages(c) for c in CHANNELS), timeout=20
+        )
+        # The home is published again: the draft moved up among the open ones.
+        await h.slack.wait_for(lambda: "Close now" in home_text(h, STAFF), timeout=10)
+        await h.settle()
+
+    for channel in CHANNELS:
+        post = post_in(h, channel)  # exactly one each
+        assert "Integrating care" in message_text(post) and "Respond" in message_text(post)
+    posts = [
+        c for c in h.slack.calls_to("chat.postMessage") if c.ok and "thread_ts" not in c.params
+    ]
+    assert sorted(c.params["channel"] for c in posts) == sorted(CHANNELS)
+    async with h.services.db.session() as session:
+        consultation = await session.get(Consultation, "ic-homelaunch")
+        plan = (
+            await session.exec(
+                select(ReminderPlan.offset_label).where(
+                    ReminderPlan.consultation_id == "ic-homelaunch"
+                )
+            )
+        ).all()
+        rows = (
+            await session.exec(
+                select(OutboxMessage).where(col(OutboxMessage.dedup_key).startswith("post:"))
+            )
+        ).all()
+    assert consultation is not None and consultation.status == "open"
+    assert sorted(plan) == ["2d", "4h", "7d"]  # one reminder of each, not one per delivery
+    assert len(rows) == len(CHANNELS) and {r.status for r in rows} == {"sent"}
+    assert not apologies(h, STAFF)
+    assert not failures(caplog)
+    assert "`ic-homelaunch`" not in home_text(h, STAFF)  # no longer offered for launch
+    assert not h.slack.invalid_payloads
+
+
+# --- the request log for commands, clicks and events -----------------------------------------
+
+
+async def test_request_log_one_line_each_for_command_click_and_event_without_user_data(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    assert h.driver is not None and h.slack is not None
+    await add(h, "ic-logtrail")
+    await launch(h, "ic-logtrail")
+    post = post_in(h, "C0ICSNET")
+    typed = "ic-logtrail please, the trust board asked"
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        command = await h.driver.slash_command(STAFF, f"status {typed}")
+        assert command.status == 200
+        await h.settle()
+        click = await h.driver.click_in_message(MEMBER, post, "respond")
+        assert click.status == 200
+        await h.slack.wait_for(lambda: h.slack.view_by_trigger(click.trigger_id or ""))
+        await h.settle()
+        event = await h.driver.app_home_opened(MEMBER)
+        assert event.status == 200
+        await h.slack.wait_for(lambda: h.slack.home_view(MEMBER))
+        await h.settle()
+
+    records = [r for r in caplog.records if r.name == "consultbot.requests"]
+    lines = [json.loads(r.getMessage()) for r in records]
+    assert [(line["kind"], line["id"]) for line in lines] == [
+        ("slash_command", "/consult status"),
+        ("block_actions", "respond"),
+        ("event_callback", "app_home_opened"),
+    ]
+    for line in lines:
+        assert set(line) == {"kind", "id", "latency_ms", "outcome"}
+        assert line["outcome"] == "ok"
+        assert isinstance(line["latency_ms"], int | float) and line["latency_ms"] > 0
+    identifying = [
+        STAFF,
+        MEMBER,
+        "ic-logtrail",
+        "trust board",
+        "please",
+        h.slack.dm_channel_id(STAFF),
+        h.slack.dm_channel_id(MEMBER),
+        command.trigger_id or "-",
+        click.trigger_id or "-",
+        SIGNING_SECRET,
+        h.slack.bot_token,
+    ]
+    for record in records:
+        text = record.getMessage() + (record.exc_text or "")
+        for secret in identifying:
+            assert secret not in text, f"{secret!r} in the request log"
