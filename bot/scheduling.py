@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.services import Services
+from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ async def run_ticks(services: Services) -> None:
             await func(services)
         except Exception:  # one failing job must not stop the others or the ticker
             log.exception("tick %s failed", name)
+    services.last_tick = utcnow()  # for /healthz: a tick that never finishes is a stuck one
 
 
 def make_scheduler(services: Services, *, interval_seconds: float = 5.0) -> AsyncIOScheduler:

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from yarl import URL
 
+from bot.inbox import backlog as inbox_backlog
 from bot.outbox import backlog
 from bot.services import Services
 from storage.models import utcnow
@@ -70,6 +72,19 @@ def shape_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
+# A tick that has not finished for this long is stuck: with one tick at a time, nothing due
+# (a deadline, a reminder round) would be done until the process is restarted.
+TICKS_STALLED_AFTER = timedelta(minutes=10)
+
+
+def scheduler_state(scheduler: Any) -> str:
+    """running, paused or stopped (APScheduler 3.x's states)."""
+    from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
+
+    state = getattr(scheduler, "state", STATE_STOPPED)
+    return {STATE_STOPPED: "stopped", STATE_PAUSED: "paused"}.get(state, "running")
+
+
 async def health(services: Services) -> tuple[bool, dict[str, Any]]:
     report: dict[str, Any] = {}
     healthy = True
@@ -77,17 +92,28 @@ async def health(services: Services) -> tuple[bool, dict[str, Any]]:
         await services.db.ping()
         report["database"] = "ok"
         report["outbox"] = await backlog(services.db)
+        report["inbox"] = await inbox_backlog(services.db)  # accepted, not yet recorded
     except Exception as exc:
         healthy = False
         report["database"] = f"unavailable: {type(exc).__name__}"
+    now = utcnow()
     scheduler = services.extras.get("scheduler")
     if scheduler is not None:
-        running = bool(getattr(scheduler, "running", False))
-        report["scheduler"] = "running" if running else "stopped"
-        healthy = healthy and running
+        report["scheduler"] = scheduler_state(scheduler)
+        healthy = healthy and report["scheduler"] == "running"
+        last_tick = services.last_tick
+        if last_tick is None:
+            report["ticks"] = "none finished yet"
+        else:
+            stalled = now - last_tick > TICKS_STALLED_AFTER
+            report["ticks"] = (
+                f"{'stalled: ' if stalled else ''}last finished "
+                f"{(now - last_tick).total_seconds():.1f}s ago"
+            )
+            healthy = healthy and not stalled
     last = services.outbox.last_tick
     report["outbox_worker"] = (
-        f"last round {(utcnow() - last).total_seconds():.1f}s ago" if last else "not started"
+        f"last round {(now - last).total_seconds():.1f}s ago" if last else "not started"
     )
     return healthy, report
 

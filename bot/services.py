@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -55,6 +56,7 @@ class Services:
     inbox: Any = None
     # Filled by the runtime: e.g. the scheduler, for health checks.
     extras: dict[str, Any] = field(default_factory=dict)
+    last_tick: datetime | None = None  # when the scheduler's last tick finished (bot.scheduling)
 
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
 

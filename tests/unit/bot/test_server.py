@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -25,13 +26,18 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack_client import make_client
 from storage.db import Database
+from storage.models import utcnow
 
 SECRET = "unit-signing-secret"
 
 
 class FakeScheduler:
-    def __init__(self, running: bool) -> None:
-        self.running = running
+    """APScheduler 3.x's state attribute, and nothing else."""
+
+    def __init__(self, running: bool, *, paused: bool = False) -> None:
+        from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING, STATE_STOPPED
+
+        self.state = STATE_PAUSED if paused else STATE_RUNNING if running else STATE_STOPPED
 
 
 def services_for(url: str) -> Services:
@@ -72,7 +78,9 @@ async def test_healthz_reports_database_outbox_and_scheduler(healthy: TestClient
     assert report["status"] == "ok"
     assert report["database"] == "ok"
     assert report["scheduler"] == "running"
+    assert report["ticks"] == "none finished yet"
     assert report["outbox"] == {}
+    assert report["inbox"] == 0
     assert report["outbox_worker"] == "not started"
 
 
@@ -91,6 +99,44 @@ async def test_healthz_is_503_when_the_database_is_down() -> None:
     finally:
         await client.close()
         await services.db.dispose()
+
+
+async def health_with(
+    tmp_path: Path, scheduler: FakeScheduler, last_tick: timedelta | None
+) -> tuple[int, dict[str, Any]]:
+    """GET /healthz of a bot whose scheduler is `scheduler` and whose last tick finished
+    `last_tick` ago (None: none yet)."""
+    services = services_for(f"sqlite+aiosqlite:///{tmp_path / 'health.db'}")
+    await prepare_database(services.db)
+    services.extras["scheduler"] = scheduler
+    if last_tick is not None:
+        services.last_tick = utcnow() - last_tick
+    client = await client_for(services)
+    try:
+        response = await client.get("/healthz")
+        return response.status, await response.json()
+    finally:
+        await client.close()
+        await services.db.dispose()
+
+
+async def test_healthz_is_503_when_the_scheduler_is_paused(tmp_path: Path) -> None:
+    status, report = await health_with(tmp_path, FakeScheduler(running=True, paused=True), None)
+    assert (status, report["scheduler"]) == (503, "paused")
+
+
+async def test_healthz_is_503_when_no_tick_has_finished_for_ten_minutes(tmp_path: Path) -> None:
+    """A stuck tick: with one at a time, no deadline closes and no reminder goes out."""
+    status, report = await health_with(tmp_path, FakeScheduler(running=True), timedelta(minutes=11))
+    assert status == 503
+    assert report["scheduler"] == "running"
+    assert report["ticks"].startswith("stalled: last finished 660")
+
+
+async def test_healthz_reports_a_recent_tick_as_healthy(tmp_path: Path) -> None:
+    status, report = await health_with(tmp_path, FakeScheduler(running=True), timedelta(seconds=3))
+    assert status == 200
+    assert report["ticks"].startswith("last finished 3.")
 
 
 async def test_healthz_is_503_when_the_scheduler_stopped(tmp_path: Path) -> None:
