@@ -877,31 +877,6 @@ async def add_themes(
 # --- Slack channel membership ----------------------------------------------------------------
 
 
-async def channel_member_counts(client: Any, channels: Mapping[str, str]) -> dict[str, int]:
-    """Members of each network's channel via conversations.members (paginated), by network id.
-
-    `client` is a slack_sdk AsyncWebClient; `channels` maps network id -> channel id. Networks
-    whose channel cannot be read are left out (their members fall back to known respondents).
-    """
-    counts: dict[str, int] = {}
-    for network_id, channel in channels.items():
-        total, cursor = 0, None
-        try:
-            while True:
-                kwargs: dict[str, Any] = {"channel": channel, "limit": 1000}
-                if cursor:
-                    kwargs["cursor"] = cursor
-                page = await client.conversations_members(**kwargs)
-                total += len(page.get("members") or [])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor")
-                if not cursor:
-                    break
-        except Exception:  # a channel the bot is not in, or Slack unreachable
-            continue
-        counts[network_id] = total
-    return counts
-
-
 def utc_iso(moment: datetime | None) -> str:
     """An ISO 8601 instant with offset (UTC) for exports; '' when absent."""
     if moment is None:

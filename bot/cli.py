@@ -351,12 +351,13 @@ async def _channel_members(
     """Channel membership per network from Slack when a bot token is set; None otherwise."""
     if config.slack_bot_token is None or not config.slack_bot_token.get_secret_value():
         return None
-    from bot.aggregation import channel_member_counts
+    from bot.membership import ChannelMembers, network_people_counts
+    from bot.people import WorkspacePeople
     from bot.slack_client import make_client
 
     client = make_client(config.slack_bot_token.get_secret_value(), config.slack_api_url)
     wanted = {n: channels[n] for n in (targets or channels) if n in channels}
-    counts = await channel_member_counts(client, wanted)
+    counts = await network_people_counts(ChannelMembers(client), WorkspacePeople(client), wanted)
     return counts or None
 
 

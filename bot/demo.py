@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.consultations import ConsultationView, get_consultation
+from bot.consultations import ConsultationView, get_consultation, target_networks
 from bot.runtime import RuntimeOptions
 from bot.sandbox.harness import Harness
 from bot.simulation import QuestionSpec, SimulatedResponse, simulate_responses
@@ -184,7 +184,14 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
 
 async def _export_all(h: Harness, out_dir: Path, progress: Progress) -> list[Path]:
     from bot.exports import write_export
+    from bot.summary import network_member_counts
 
+    view = await get_consultation(h.services.db, CONSULTATION)
+    # As `/consult export` does: each network's size from its channel, so the response rates
+    # in the draft are the ones the reminders and summaries gave.
+    members = await network_member_counts(
+        h.services, await target_networks(h.services.db, view.consultation)
+    )
     written: list[Path] = []
     for fmt, name in (
         ("json", "aggregate.json"),
@@ -194,5 +201,9 @@ async def _export_all(h: Harness, out_dir: Path, progress: Progress) -> list[Pat
         ("docx", "draft-response.docx"),
     ):
         progress(f"  writing {name}")
-        written.extend(await write_export(h.services.db, CONSULTATION, fmt, out_dir / name))
+        written.extend(
+            await write_export(
+                h.services.db, CONSULTATION, fmt, out_dir / name, network_members=members
+            )
+        )
     return written

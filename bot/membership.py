@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.caching import RefreshingCache
+from bot.people import WorkspacePeople
 from storage.models import Network
 
 CACHE_SECONDS = 60.0
@@ -92,3 +93,26 @@ class ChannelMembers:
 
     def forget(self, channel_id: str | None = None) -> None:
         self._cache.forget(channel_id)
+
+
+async def network_people_counts(
+    members: ChannelMembers, people: WorkspacePeople, channels: Mapping[str, str]
+) -> dict[str, int]:
+    """How many people each network has (network id -> channel id given): the members of its
+    channel who can answer, so not bots, app users (this bot included) or deactivated
+    accounts, as a reminder round counts them. The one count behind "x of y members" in
+    summaries, exports and the draft. A channel that cannot be read is left out (its members
+    then fall back to its respondents); someone Slack does not describe is counted."""
+    found: dict[str, frozenset[str]] = {}
+    for network_id, channel_id in channels.items():
+        try:
+            found[network_id] = await members.members(channel_id)
+        except Exception as exc:  # not in the channel, or Slack unreachable: fall back
+            log.warning("cannot count the members of %s: %r", network_id, exc)
+    try:
+        known = await people.people(sorted(set().union(*found.values()))) if found else {}
+    except Exception as exc:  # who is a bot is unknown: every channel member counts
+        log.warning("cannot tell people from bots: %r", exc)
+        known = {}
+    not_people = {user_id for user_id, person in known.items() if not person.is_human}
+    return {network_id: len(ids - not_people) for network_id, ids in found.items()}

@@ -6,13 +6,13 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from sqlmodel import select
 
 from bot.aggregation import Aggregate, add_themes, aggregate
 from bot.blocks.summary import summary_blocks
 from bot.charts import choice_chart, stance_chart
 from bot.consultations import ConsultationError, get_consultation, target_networks
+from bot.membership import network_people_counts
 from bot.outbox import Outgoing, enqueue, enqueue_many
 from bot.permissions import Actor, authorize, regions_in_scope
 from bot.services import Services
@@ -32,16 +32,10 @@ class Summary:
 
 
 async def network_member_counts(services: Services, networks: list[Network]) -> dict[str, int]:
-    """People in each network channel (the bot itself not counted)."""
-    bot_user = services.extras.get("bot_user_id")
-    counts = {}
-    for network in networks:
-        try:
-            members = await services.members.members(network.channel_id)
-        except SlackApiError:  # unreadable channel: its members fall back to its respondents
-            continue
-        counts[network.id] = len(members - {bot_user})
-    return counts
+    """People in each network channel who can answer (bot.membership.network_people_counts)."""
+    return await network_people_counts(
+        services.members, services.people, {n.id: n.channel_id for n in networks}
+    )
 
 
 async def build_summary(

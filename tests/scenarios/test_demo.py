@@ -30,6 +30,11 @@ def test_demo_runs_the_whole_flow_and_writes_every_export(tmp_path: Path) -> Non
     transcript = (out / "transcript.md").read_text()
     for seen in ("is recorded", "*Reminder:*", "# Summary:", ":lock: *Closed*"):
         assert seen in transcript, f"the transcript never shows {seen!r}"
+    # Each network's size is its channel's people (not its bots), the same in the export as in
+    # the reminders the channel saw ("8 of 17 members of the ICS Network have responded").
+    for network in aggregate["networks"].values():
+        assert network["members_source"] == "slack"
+        assert f"of {network['members']} members of the {network['name']}" in transcript
 
     rows = (out / "responses.csv").read_text().splitlines()
     assert len(rows) > aggregate["respondents"]  # a header, then at least a row per respondent

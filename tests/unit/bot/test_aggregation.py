@@ -1,13 +1,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
 from bot.aggregation import (
     aggregate,
-    channel_member_counts,
     comments_for,
     percent,
     themes_available,
@@ -386,30 +384,3 @@ async def test_themes_quote_names_only_with_named_consent(db: Database) -> None:
 async def test_unknown_consultation_is_a_user_error(db: Database) -> None:
     with pytest.raises(ConsultationError, match="no consultation with id 'nope'"):
         await aggregate(db, "nope")
-
-
-class FakeSlack:
-    """conversations.members in pages of two, as Slack paginates."""
-
-    def __init__(self, channels: dict[str, list[str]]) -> None:
-        self.channels = channels
-
-    async def conversations_members(self, **kwargs: Any) -> dict[str, Any]:
-        if kwargs["channel"] not in self.channels:
-            raise RuntimeError("channel_not_found")
-        members = self.channels[kwargs["channel"]]
-        start = int(kwargs.get("cursor") or 0)
-        page = members[start : start + 2]
-        more = start + 2 < len(members)
-        return {
-            "members": page,
-            "response_metadata": {"next_cursor": str(start + 2) if more else ""},
-        }
-
-
-async def test_channel_member_counts_follow_pagination_and_skip_unreadable_channels() -> None:
-    slack = FakeSlack({"C01ICS": ["U1", "U2", "U3", "U4", "U5"], "C01MHN": ["U1"]})
-    counts = await channel_member_counts(
-        slack, {"ics-network": "C01ICS", "mh-network": "C01MHN", "pcn-network": "C0GONE"}
-    )
-    assert counts == {"ics-network": 5, "mh-network": 1}
