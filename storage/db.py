@@ -78,6 +78,15 @@ def create_sqlite_thread_engine(url: str) -> Engine:
     return engine
 
 
+def upsert_insert(dialect: str) -> Any:
+    """The dialect's `insert`, the one with ON CONFLICT (both SQLite's and PostgreSQL's)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
 async def insert_or_ignore(
     session: AsyncSession,
     model: type[Any],
@@ -91,10 +100,7 @@ async def insert_or_ignore(
     Cheaper than SELECT + SAVEPOINT + INSERT + RELEASE on hot paths, and race-free.
     """
     assert session.bind is not None
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = upsert_insert(session.bind.dialect.name)
     statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=conflict)
     if returning is None:
         result = await session.exec(statement)  # type: ignore[call-overload]
@@ -112,10 +118,7 @@ async def insert_many_or_ignore(
     if not rows:
         return 0
     assert session.bind is not None
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = upsert_insert(session.bind.dialect.name)
     # RETURNING counts what was written on both databases (executemany's rowcount does not).
     statement = (
         insert(model)
@@ -230,10 +233,7 @@ class _GroupInsert:
     def __init__(self, db: Database, model: type[Any], conflict: list[str], returning: Any) -> None:
         self.db = db
         self.conflict = conflict
-        if db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
+        insert = upsert_insert("sqlite" if db.is_sqlite else "postgresql")
         key_columns = [getattr(model, name) for name in conflict]
         self.statement = (
             insert(model)
