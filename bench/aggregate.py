@@ -1,4 +1,4 @@
-"""Benchmark of `bot.aggregation.aggregate` at 2,500 / 25,000 / 100,000 respondents.
+"""Benchmark of `bot.reporting.aggregation.aggregate` at 2,500 / 25,000 / 100,000 respondents.
 
     python bench/aggregate.py --sizes 2500,25000,100000
     TEST_DATABASE_URL=postgresql+asyncpg://postgres@127.0.0.1:5432/test python bench/aggregate.py
@@ -6,7 +6,7 @@
 Each size gets a database of N respondents x 4 questions (3 stance + 1 single choice) with
 comments, built once with bulk core INSERTs (executemany) and reused from `bench/out/` (SQLite
 files; PostgreSQL databases named consultbot_bench_<N>). Comments come from
-`bot.simulation.generate_bulk` when it exists, otherwise from a small phrase generator.
+`bot.demo.simulation.generate_bulk` when it exists, otherwise from a small phrase generator.
 
 Every measurement runs in a fresh Python process, so "peak RSS" is that process's
 resource.getrusage(RUSAGE_SELF).ru_maxrss (the whole process: interpreter, SQLAlchemy,
@@ -69,7 +69,7 @@ BATCH = 5000
 
 
 def _fallback_answers(n: int, seed: int):  # type: ignore[no-untyped-def]
-    """Varied answers and comments when bot.simulation is not available."""
+    """Varied answers and comments when bot.demo.simulation is not available."""
     rng = random.Random(seed)
     topics = [
         "workforce shortages in primary care",
@@ -93,7 +93,7 @@ def _fallback_answers(n: int, seed: int):  # type: ignore[no-untyped-def]
 
 def _answers(n: int, seed: int = 0):  # type: ignore[no-untyped-def]
     try:
-        from bot.simulation import QuestionSpec, generate_bulk
+        from bot.demo.simulation import QuestionSpec, generate_bulk
     except ImportError:
         yield from _fallback_answers(n, seed)
         return
@@ -135,10 +135,10 @@ async def build(url: str, n: int) -> str:
     """The database at `url` holding N respondents (built unless it already does)."""
     from sqlalchemy import insert, select
 
-    from bot.consultations import add_consultation
-    from bot.directory import load_directory
-    from bot.formats import parse_consultation, parse_directory
-    from bot.runtime import prepare_database
+    from bot.app.runtime import prepare_database
+    from bot.consultations.catalogue import add_consultation
+    from bot.consultations.directory import load_directory
+    from bot.consultations.files import parse_consultation, parse_directory
     from storage.db import Database
     from storage.models import Answer, Question, Response, ResponseNetwork, ResponseRevision
 
@@ -237,13 +237,13 @@ def _rss_mib() -> float:
 async def _measure(url: str, mode: str) -> dict[str, float]:
     import tempfile
 
-    from bot.aggregation import aggregate
-    from bot.drafting import write_draft
-    from bot.exports.data import export_json
+    from bot.reporting.aggregation import aggregate
+    from bot.reporting.drafting import write_draft
+    from bot.reporting.exports.data import export_json
     from storage.db import Database
 
     if mode != "plain":
-        import bot.themes  # noqa: F401  (imports counted in the baseline, not the delta)
+        import bot.reporting.themes  # noqa: F401  (imports counted in the baseline, not the delta)
     baseline = _rss_mib()
     db = Database(url)
     try:

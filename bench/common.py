@@ -27,8 +27,8 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
 
-from bot.formats import DirectoryFile, MemberSpec, NetworkSpec, RegionSpec  # noqa: E402
-from bot.sandbox.driver import compute_signature  # noqa: E402
+from bot.consultations.files import DirectoryFile, MemberSpec, NetworkSpec, RegionSpec  # noqa: E402
+from bot.demo.sandbox.driver import compute_signature  # noqa: E402
 from storage.admin import pg_execute, postgres_admin_url, with_database  # noqa: E402
 from storage.models import utcnow  # noqa: E402
 

@@ -62,14 +62,14 @@ from bench.common import (
     table,
     zone_at_midday,
 )
-from bot.answers import Submission, record_submission
-from bot.consultations import get_consultation
-from bot.directory import load_directory
-from bot.launch import start_launch
-from bot.reminders import send_due_reminders
-from bot.runtime import RuntimeOptions
-from bot.sandbox.harness import Harness
-from bot.sandbox.ratelimit import RateLimits
+from bot.answering.answers import Submission, record_submission
+from bot.app.runtime import RuntimeOptions
+from bot.consultations.catalogue import get_consultation
+from bot.consultations.directory import load_directory
+from bot.consultations.launch import start_launch
+from bot.demo.sandbox.harness import Harness
+from bot.demo.sandbox.ratelimit import RateLimits
+from bot.engagement.reminders import send_due_reminders
 from storage.models import OutboxMessage, ReminderPlan, utcnow
 
 CONSULTATION = "fanout"

@@ -4,7 +4,7 @@ Starts consultbot in HTTP mode against the sandbox Slack (SQLite, and PostgreSQL
 TEST_DATABASE_URL is set), launches a consultation to the network channels, then fires one signed
 `view_submission` per member (2,000 distinct members by default) with 100 in flight, from a
 separate process. The same bodies then go to a bare Bolt AsyncApp whose listener only acks,
-served by the same aiohttp server code (`bot.server.make_web_app`) with the same signing.
+served by the same aiohttp server code (`bot.app.server.make_web_app`) with the same signing.
 
 Prints answers stored (must equal submissions), acks over 3 s (must be 0), p50/p99 ack latency
 of both apps and the ratio of the p50s; then, counted from the last ack, how long until every
@@ -46,15 +46,15 @@ from bench.common import (
     percentile,
     table,
 )
-from bot.blocks.modal import RESPONSE_CALLBACK, ModalContext, response_modal
-from bot.consultations import ConsultationView, get_consultation
-from bot.directory import load_directory
-from bot.inbox import backlog as inbox_backlog
-from bot.launch import start_launch
-from bot.runtime import RuntimeOptions
-from bot.sandbox.driver import build_state_values
-from bot.sandbox.harness import SIGNING_SECRET, Harness
-from bot.server import HttpServer, make_web_app
+from bot.answering.blocks.modal import RESPONSE_CALLBACK, ModalContext, response_modal
+from bot.answering.inbox import backlog as inbox_backlog
+from bot.app.runtime import RuntimeOptions
+from bot.app.server import HttpServer, make_web_app
+from bot.consultations.catalogue import ConsultationView, get_consultation
+from bot.consultations.directory import load_directory
+from bot.consultations.launch import start_launch
+from bot.demo.sandbox.driver import build_state_values
+from bot.demo.sandbox.harness import SIGNING_SECRET, Harness
 from storage.models import Response
 
 STANCES = ["strongly_agree", "agree", "undecided", "disagree", "strongly_disagree"]

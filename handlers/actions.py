@@ -9,20 +9,20 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
-from bot.blocks.posts import RESPOND_ACTION
-from bot.blocks.receipt import EDIT_ACTION
-from bot.blocks.reminders import STOP_REMINDERS_ACTION
-from bot.blocks.summary import SHARE_ACTION
-from bot.consultations import ConsultationError
-from bot.deadlines import close_consultation
-from bot.home import publish_home
-from bot.launch import start_launch
-from bot.permissions import authorize, resolve_actor
-from bot.reminders import stop_reminders
-from bot.responding import forget_consultation_state, modal_for
-from bot.services import Services
-from bot.summary import SummaryRefused, share_summary
+from bot.answering.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
+from bot.answering.blocks.receipt import EDIT_ACTION
+from bot.answering.home import publish_home
+from bot.answering.responding import forget_consultation_state, modal_for
+from bot.consultations.blocks.posts import RESPOND_ACTION
+from bot.consultations.catalogue import ConsultationError
+from bot.consultations.launch import start_launch
+from bot.consultations.lifecycle import close_consultation
+from bot.core.permissions import authorize, resolve_actor
+from bot.core.services import Services
+from bot.engagement.blocks import STOP_REMINDERS_ACTION
+from bot.engagement.reminders import stop_reminders
+from bot.reporting.blocks import SHARE_ACTION
+from bot.reporting.summary import SummaryRefused, share_summary
 
 log = logging.getLogger(__name__)
 

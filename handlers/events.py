@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.home import publish_home
-from bot.services import Services
+from bot.answering.home import publish_home
+from bot.core.services import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -8,14 +8,14 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.blocks.modal import RESPONSE_CALLBACK, ModalContext, info_modal
-from bot.blocks.new_consultation import NEW_CALLBACK, block_for_problem, form_to_file
-from bot.consultations import ConsultationError, create_from_form
-from bot.formats import FileFormatError
-from bot.permissions import authorize, resolve_actor
-from bot.responding import accept_submission
-from bot.services import Services
-from bot.slack_text import escape
+from bot.answering.blocks.modal import RESPONSE_CALLBACK, ModalContext, info_modal
+from bot.answering.responding import accept_submission
+from bot.consultations.blocks.new_consultation import NEW_CALLBACK, block_for_problem, form_to_file
+from bot.consultations.catalogue import ConsultationError, create_from_form
+from bot.consultations.files import FileFormatError
+from bot.core.permissions import authorize, resolve_actor
+from bot.core.services import Services
+from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ def pg_template() -> Iterator[str | None]:
     name = f"cbtmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 
     async def create() -> None:
-        from bot.runtime import prepare_database
+        from bot.app.runtime import prepare_database
 
         await pg_execute(admin, f'CREATE DATABASE "{name}"')
         database = Database(with_database(admin, name))
@@ -71,7 +71,7 @@ async def database_url(
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated database."""
-    from bot.runtime import prepare_database
+    from bot.app.runtime import prepare_database
 
     database = Database(database_url)
     await prepare_database(database)

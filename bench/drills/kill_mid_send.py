@@ -34,10 +34,10 @@ from bench.common import (
     fresh_database,
     zone_at_midday,
 )
-from bot.runtime import Runtime, RuntimeOptions
-from bot.sandbox.harness import SIGNING_SECRET
-from bot.sandbox.slack_api import SandboxSlack
-from bot.settings import Settings
+from bot.app.runtime import Runtime, RuntimeOptions
+from bot.core.settings import Settings
+from bot.demo.sandbox.harness import SIGNING_SECRET
+from bot.demo.sandbox.slack_api import SandboxSlack
 from storage.models import OutboxMessage, ReminderPlan, utcnow
 
 CONSULTATION = "kill-drill"
@@ -131,8 +131,8 @@ async def drill(kind: str, members: int, channels: int, delay: float) -> list[st
         services = await control.start()
         bot = Bot(url, slack)
         try:
-            from bot.directory import load_directory
-            from bot.launch import start_launch
+            from bot.consultations.directory import load_directory
+            from bot.consultations.launch import start_launch
 
             world = build_world(slack, members=members, channels=channels, tz=zone_at_midday())
             await load_directory(services.db, world.directory)
@@ -210,8 +210,8 @@ async def _add(services, consultation_id: str) -> None:  # type: ignore[no-untyp
     """The example consultation, open for two weeks, reminding a day before the deadline."""
 
     from bench.common import EXAMPLES
-    from bot.consultations import add_consultation as add
-    from bot.formats import load_consultation_file
+    from bot.consultations.catalogue import add_consultation as add
+    from bot.consultations.files import load_consultation_file
 
     spec = load_consultation_file(EXAMPLES / "integrating-care.yaml").model_copy(
         update={

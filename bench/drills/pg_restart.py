@@ -34,11 +34,11 @@ from bench.common import (
     pg_admin_url,
 )
 from bench.rush import submission_body
-from bot.consultations import get_consultation
-from bot.directory import load_directory
-from bot.launch import start_launch
-from bot.runtime import RuntimeOptions
-from bot.sandbox.harness import Harness
+from bot.app.runtime import RuntimeOptions
+from bot.consultations.catalogue import get_consultation
+from bot.consultations.directory import load_directory
+from bot.consultations.launch import start_launch
+from bot.demo.sandbox.harness import Harness
 from storage.models import Response
 
 CONSULTATION = "pg-restart"

@@ -1,4 +1,4 @@
-"""`/consult <subcommand> ...`: parse, check permission (bot.permissions), hand to a subcommand."""
+"""`/consult <subcommand> ...`: parse, check permission (bot.core.permissions), hand to a subcommand."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.blocks.common import ephemeral_text
-from bot.permissions import COMMAND_ROLES, Actor, authorize, resolve_actor
-from bot.services import Services
-from bot.slack_text import escape
+from bot.core.permissions import COMMAND_ROLES, Actor, authorize, resolve_actor
+from bot.core.services import Services
+from bot.slack.blocks import ephemeral_text
+from bot.slack.text import escape
 
 
 @dataclass

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.consultations import ConsultationError
-from bot.exports import FORMATS, ExportError
-from bot.exports.delivery import send_export_to_dm
-from bot.slack_text import escape
+from bot.consultations.catalogue import ConsultationError
+from bot.reporting.exports import FORMATS, ExportError
+from bot.reporting.exports.delivery import send_export_to_dm
+from bot.slack.text import escape
 from handlers.commands import CommandContext, subcommand
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.blocks.listing import help_blocks, list_blocks
-from bot.consultations import list_consultations
-from bot.permissions import Role, authorize
+from bot.consultations.blocks.listing import help_blocks, list_blocks
+from bot.consultations.catalogue import list_consultations
+from bot.core.permissions import Role, authorize
 from handlers.commands import CommandContext, subcommand
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.blocks.common import ephemeral_text
-from bot.consultations import ConsultationError
-from bot.launch import start_launch, wait_for_launch
-from bot.outbox import BatchProgress
-from bot.slack_text import escape
+from bot.consultations.catalogue import ConsultationError
+from bot.consultations.launch import start_launch, wait_for_launch
+from bot.delivery.outbox import BatchProgress
+from bot.slack.blocks import ephemeral_text
+from bot.slack.text import escape
 from handlers.commands import CommandContext, subcommand
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from bot.blocks.common import ephemeral_text
-from bot.blocks.reminders import status_blocks
-from bot.consultations import ConsultationError
-from bot.deadlines import (
+from bot.answering.responding import forget_consultation_state
+from bot.consultations.catalogue import ConsultationError
+from bot.consultations.lifecycle import (
     close_consultation,
     consultation_status,
     deadline_moved_text,
     extend_consultation,
 )
-from bot.responding import forget_consultation_state
-from bot.slack_text import escape
+from bot.engagement.blocks import status_blocks
+from bot.slack.blocks import ephemeral_text
+from bot.slack.text import escape
 from handlers.commands import CommandContext, subcommand
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.blocks.new_consultation import new_consultation_modal
-from bot.directory import list_networks
+from bot.consultations.blocks.new_consultation import new_consultation_modal
+from bot.consultations.directory import list_networks
 from handlers.commands import CommandContext, subcommand
 
 

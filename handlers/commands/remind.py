@@ -3,10 +3,10 @@ regions), at most once an hour per network."""
 
 from __future__ import annotations
 
-from bot.blocks.common import ephemeral_text
-from bot.consultations import ConsultationError
-from bot.reminders import nudge, nudge_reply
-from bot.slack_text import escape
+from bot.consultations.catalogue import ConsultationError
+from bot.engagement.reminders import nudge, nudge_reply
+from bot.slack.blocks import ephemeral_text
+from bot.slack.text import escape
 from handlers.commands import CommandContext, subcommand
 
 

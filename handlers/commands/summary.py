@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from bot.consultations import ConsultationError
-from bot.permissions import authorize
-from bot.slack_text import escape
-from bot.summary import SummaryRefused, build_summary, upload_chart
+from bot.consultations.catalogue import ConsultationError
+from bot.core.permissions import authorize
+from bot.reporting.summary import SummaryRefused, build_summary, upload_chart
+from bot.slack.text import escape
 from handlers.commands import CommandContext, subcommand
 
 

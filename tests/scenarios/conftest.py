@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.sandbox.harness import Harness
+from bot.demo.sandbox.harness import Harness
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.sandbox import render_blocks_as_text
-from bot.sandbox.harness import Harness
+from bot.demo.sandbox import render_blocks_as_text
+from bot.demo.sandbox.harness import Harness
 from storage.models import Answer, Response, ResponseRevision
 
 STAFF = "U01STAFF01"
@@ -225,7 +225,7 @@ async def test_late_answer_outsider_and_non_staff_launch_are_refused(harness: Ha
         assert consultation is not None
         consultation.deadline = utcnow()
         session.add(consultation)
-    from bot.responding import forget_consultation_state
+    from bot.answering.responding import forget_consultation_state
 
     # The deadline moved behind the bot's back (as time passing would move "now"): no cache.
     forget_consultation_state(harness.services, "ic-refuse")
@@ -240,7 +240,7 @@ async def test_late_answer_outsider_and_non_staff_launch_are_refused(harness: Ha
 
 
 def harness_examples(name: str):
-    from bot.sandbox.harness import EXAMPLES
+    from bot.demo.sandbox.harness import EXAMPLES
 
     return EXAMPLES / name
 

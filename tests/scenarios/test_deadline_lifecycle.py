@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot.sandbox import render_blocks_as_text
-from bot.sandbox.harness import Harness
+from bot.demo.sandbox import render_blocks_as_text
+from bot.demo.sandbox.harness import Harness
 from storage.models import Consultation, ReminderPlan, Response, utcnow
 from tests.scenarios.test_answering import post_in, stance_values, text_of
 from tests.scenarios.test_reminder_rounds import (
@@ -73,7 +73,7 @@ async def test_deadline_closes_refuses_late_answers_and_extend_reopens(harness: 
         await session.exec(  # type: ignore[call-overload]
             update(Consultation).where(col(Consultation.id) == "dl-main").values(deadline=utcnow())
         )
-    from bot.responding import forget_consultation_state
+    from bot.answering.responding import forget_consultation_state
 
     # The deadline moved behind the bot's back (as time passing would move "now"): no cache.
     forget_consultation_state(h.services, "dl-main")

@@ -11,7 +11,7 @@ from docx import Document
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.app.cli import app
 
 
 def test_demo_runs_the_whole_flow_and_writes_every_export(tmp_path: Path) -> None:

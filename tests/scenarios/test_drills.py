@@ -22,13 +22,13 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bot.app import SORRY
-from bot.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
-from bot.blocks.reminders import STOP_REMINDERS_ACTION
-from bot.outbox import OutboxWorker
-from bot.sandbox import render_blocks_as_text
-from bot.sandbox.driver import DriverResponse
-from bot.sandbox.harness import EXAMPLES, SIGNING_SECRET, Harness
+from bot.answering.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
+from bot.app.bolt import SORRY
+from bot.delivery.outbox import OutboxWorker
+from bot.demo.sandbox import render_blocks_as_text
+from bot.demo.sandbox.driver import DriverResponse
+from bot.demo.sandbox.harness import EXAMPLES, SIGNING_SECRET, Harness
+from bot.engagement.blocks import STOP_REMINDERS_ACTION
 from storage.models import (
     AuditEntry,
     Consultation,
@@ -208,7 +208,7 @@ async def test_crash_after_slack_accepted_a_post_does_not_post_it_twice(
         await original_finish(self, row, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(OutboxWorker, "_finish", die_before_marking_sent)
-    from bot.launch import start_launch
+    from bot.consultations.launch import start_launch
 
     await start_launch(h.services, "ic-crash", actor=STAFF)
     await asyncio.wait_for(frozen.wait(), timeout=15)

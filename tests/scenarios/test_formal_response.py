@@ -13,9 +13,9 @@ from typing import Any
 import openpyxl
 from docx import Document
 
-from bot.exports import write_export
-from bot.sandbox import render_blocks_as_text
-from bot.sandbox.harness import Harness
+from bot.demo.sandbox import render_blocks_as_text
+from bot.demo.sandbox.harness import Harness
+from bot.reporting.exports import write_export
 from storage.models import utcnow
 
 STAFF = "U01STAFF01"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from bot.sandbox.harness import Harness
+from bot.demo.sandbox.harness import Harness
 
 STAFF, MEMBER = "U01STAFF01", "U0M001"
 
@@ -14,7 +14,7 @@ def _last_ephemeral_text(h: Harness, user: str) -> str:
     assert h.slack is not None
     messages = h.slack.ephemerals(user)
     assert messages, f"{user} saw no reply"
-    from bot.sandbox import render_blocks_as_text
+    from bot.demo.sandbox import render_blocks_as_text
 
     last = messages[-1]
     return (last.text or "") + "\n" + render_blocks_as_text(last.blocks)

@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
-from bot.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
-from bot.blocks.modal import ModalContext
-from bot.blocks.posts import RESPOND_ACTION
-from bot.blocks.receipt import EDIT_ACTION
-from bot.blocks.reminders import STOP_REMINDERS_ACTION
-from bot.blocks.summary import SHARE_ACTION
-from bot.sandbox.harness import Harness
+from bot.answering.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
+from bot.answering.blocks.modal import ModalContext
+from bot.answering.blocks.receipt import EDIT_ACTION
+from bot.consultations.blocks.posts import RESPOND_ACTION
+from bot.demo.sandbox.harness import Harness
+from bot.engagement.blocks import STOP_REMINDERS_ACTION
+from bot.reporting.blocks import SHARE_ACTION
 from storage.models import Response
 from tests.scenarios.test_answering import CHANNELS, launch, post_in, stance_values
 
@@ -66,14 +66,14 @@ class Bot:
         self.h = Harness(database_url)
         self.run(self._start())
         # Every record at ERROR or above from here on: a listener that crashed on a payload
-        # still answers Slack 200 (bot.app's error handler), so the log is where it shows.
+        # still answers Slack 200 (bot.app.bolt's error handler), so the log is where it shows.
         self.errors = ErrorRecords()
         logging.getLogger().addHandler(self.errors)
 
     async def _start(self) -> None:
         await self.h.start()
         await self.h.load_examples()
-        from bot.sandbox.harness import EXAMPLES
+        from bot.demo.sandbox.harness import EXAMPLES
         from storage.models import utcnow
 
         await self.h.add_consultation_file(
@@ -266,7 +266,7 @@ def hostile_bodies(view: dict[str, Any]) -> st.SearchStrategy[tuple[bytes, str]]
         sent = dict(view)
         if consultation is not None:
             sent["private_metadata"] = ModalContext(consultation, channel_id=CHANNELS[0]).dumps()
-        from bot.sandbox.driver import build_state_values
+        from bot.demo.sandbox.driver import build_state_values
 
         sent["state"] = {"values": build_state_values(view, stance_values(view, stance, comment))}
         sent["id"] = f"V0F{abs(hash((user, consultation, comment))) % 10**8}"

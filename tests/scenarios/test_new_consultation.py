@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.consultations import get_consultation
-from bot.sandbox import render_blocks_as_text
-from bot.sandbox.harness import Harness
+from bot.consultations.catalogue import get_consultation
+from bot.demo.sandbox import render_blocks_as_text
+from bot.demo.sandbox.harness import Harness
 
 STAFF, MEMBER = "U01STAFF01", "U0M001"
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlmodel import col, func, select
 
-from bot.reminders import send_due_reminders
-from bot.runtime import Runtime, RuntimeOptions
-from bot.sandbox.harness import EXAMPLES, Harness
+from bot.app.runtime import Runtime, RuntimeOptions
+from bot.demo.sandbox.harness import EXAMPLES, Harness
+from bot.engagement.reminders import send_due_reminders
 from storage.db import Database
 from storage.models import OutboxMessage, ReminderPlan, utcnow
 from tests.scenarios.test_answering import launch, post_in, stance_values, text_of

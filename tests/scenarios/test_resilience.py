@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.sandbox.harness import EXAMPLES, Harness
+from bot.demo.sandbox.harness import EXAMPLES, Harness
 from storage.models import OutboxMessage, Response, utcnow
 from tests.scenarios.test_answering import STAFF, launch, post_in, stance_values
 
@@ -84,7 +84,7 @@ async def test_anonymous_receipts_leave_no_link_between_member_and_pseudonym(
 async def test_a_reminder_round_reads_the_workspace_in_pages_not_person_by_person(
     harness: Harness,
 ) -> None:
-    from bot.reminders import send_due_reminders
+    from bot.engagement.reminders import send_due_reminders
     from storage.models import ReminderPlan
 
     h = harness
@@ -111,7 +111,7 @@ async def test_a_reminder_round_reads_the_workspace_in_pages_not_person_by_perso
 
 async def _failing_for_good(h: Harness, consultation_id: str, member: str) -> int:
     """A submission accepted into the inbox that has now failed to record five times."""
-    from bot.inbox import MAX_ATTEMPTS
+    from bot.answering.inbox import MAX_ATTEMPTS
     from storage.models import InboxSubmission
 
     assert h.driver is not None

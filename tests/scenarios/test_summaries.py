@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from bot.sandbox import render_blocks_as_text
-from bot.sandbox.harness import EXAMPLES, Harness
+from bot.demo.sandbox import render_blocks_as_text
+from bot.demo.sandbox.harness import EXAMPLES, Harness
 from storage.models import utcnow
 
 STAFF = "U01STAFF01"
@@ -53,7 +53,7 @@ async def _launch(h: Harness) -> None:
 async def test_lead_sees_only_their_region_and_members_are_refused(harness: Harness) -> None:
     await _launch(harness)
     assert harness.driver is not None and harness.slack is not None
-    from bot.directory import member_profile
+    from bot.consultations.directory import member_profile
 
     profiles = {
         user: await member_profile(harness.services.db, user)
@@ -102,7 +102,7 @@ async def test_a_summary_is_shared_once_however_often_slack_delivers_the_click(
     import json
     from urllib.parse import urlencode
 
-    from bot.blocks.summary import SHARE_ACTION
+    from bot.reporting.blocks import SHARE_ACTION
 
     h = harness
     await _launch(h)

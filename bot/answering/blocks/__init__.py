@@ -1,0 +1,1 @@
+"""Block Kit builders for the Respond modal, receipts and the App Home."""

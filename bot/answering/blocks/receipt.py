@@ -1,0 +1,67 @@
+"""The receipt a member gets by DM after responding, with an Edit button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
+
+from bot.answering.answers import AnswerInput
+from bot.consultations.catalogue import ConsultationView
+from bot.core.timefmt import human_deadline
+from bot.slack.blocks import as_dicts, context, section
+from bot.slack.text import escape, truncate
+
+EDIT_ACTION = "edit_response"
+MAX_QUESTIONS_SHOWN = 40
+
+
+def confirmation_text(view: ConsultationView, revision: int) -> str:
+    c = view.consultation
+    verb = "updated" if revision > 1 else "recorded"
+    return (
+        f":white_check_mark: Your response to *{escape(c.title)}* is {verb}. "
+        f"You can edit it until {human_deadline(c.deadline, c.timezone)}."
+    )
+
+
+def receipt_message(
+    view: ConsultationView, answers: dict[str, AnswerInput], *, revision: int
+) -> dict[str, Any]:
+    """chat.postMessage arguments for the receipt DM."""
+    c = view.consultation
+    blocks: list[Block] = [section(confirmation_text(view, revision))]
+    if c.anonymous:
+        blocks.append(
+            context(
+                ":lock: This consultation is anonymous: your answers are stored under a "
+                "pseudonym, so this receipt does not repeat them."
+            )
+        )
+    else:
+        blocks.append(DividerBlock())
+        for number, question in enumerate(view.questions[:MAX_QUESTIONS_SHOWN], start=1):
+            answer = answers.get(question.key, AnswerInput())
+            chosen = (
+                question.label_of(answer.choice)
+                if answer.choice
+                else "; ".join(question.label_of(v) for v in answer.choices)
+            )
+            lines = [f"*{number}. {escape(truncate(question.text, 300))}*"]
+            if chosen:
+                lines.append(f"> {escape(chosen)}")
+            if answer.comment:
+                lines.append(
+                    "> _" + escape(truncate(answer.comment, 1500)).replace("\n", " ") + "_"
+                )
+            blocks.append(section("\n".join(lines)))
+    blocks.append(
+        ActionsBlock(
+            block_id="receipt_actions",
+            elements=[ButtonElement(text="Edit my response", action_id=EDIT_ACTION, value=c.id)],
+        )
+    )
+    return {
+        "text": f"Your response to {c.title} is {'updated' if revision > 1 else 'recorded'}.",
+        "blocks": as_dicts(blocks),
+    }

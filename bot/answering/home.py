@@ -1,0 +1,54 @@
+"""Building and publishing a user's App Home."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from bot.answering.anonymity import pseudonym
+from bot.answering.blocks.home import HomeItem, home_view
+from bot.consultations.catalogue import list_consultations, target_networks
+from bot.core.permissions import resolve_actor
+from bot.core.services import Services
+from storage.models import Response
+
+
+async def publish_home(services: Services, user_id: str) -> None:
+    actor = await resolve_actor(services.db, user_id)
+    summaries = await list_consultations(services.db, statuses=("open", "draft"))
+    open_items = [s for s in summaries if s.consultation.status == "open"]
+    keys = {
+        s.consultation.id: (
+            pseudonym(services.anon_secret, s.consultation.id, user_id)
+            if s.consultation.anonymous
+            else user_id
+        )
+        for s in open_items
+    }
+    async with services.db.session() as session:
+        rows = (
+            await session.exec(
+                select(
+                    Response.consultation_id, Response.respondent_key, Response.updated_at
+                ).where(col(Response.respondent_key).in_(list(keys.values()) or [""]))
+            )
+        ).all()
+    answered = {cid: at for cid, key, at in rows if keys.get(cid) == key}
+    items = []
+    for summary in open_items:
+        c = summary.consultation
+        networks = await target_networks(services.db, c)
+        can_answer = bool(await services.members.networks_of(user_id, networks))
+        if not can_answer and not actor.is_staff:
+            continue
+        items.append(
+            HomeItem(
+                consultation=c,
+                answered_at=answered.get(c.id),
+                respondents=summary.respondents if actor.is_staff else None,
+                can_answer=can_answer,
+            )
+        )
+    drafts = [s.consultation for s in summaries if s.consultation.status == "draft"]
+    await services.client.views_publish(
+        user_id=user_id, view=home_view(items, drafts=drafts, staff=actor.is_staff)
+    )

@@ -1,0 +1,409 @@
+"""Members answering: the modal they get when they press Respond, and recording what they send."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import delete
+from sqlmodel import col, select
+
+from bot.answering.answers import (
+    Submission,
+    current_answers,
+    record_submission,
+    respondent_key_for,
+    validate_answers,
+)
+from bot.answering.blocks.modal import (
+    ORGANISATION_BLOCK,
+    REGION_BLOCK,
+    ModalContext,
+    errors_for,
+    info_modal,
+    parse_submission,
+    response_modal,
+    unsent_text,
+)
+from bot.answering.blocks.receipt import confirmation_text, receipt_message
+from bot.consultations.catalogue import (
+    ConsultationError,
+    ConsultationView,
+    get_consultation,
+    is_open_for_answers,
+    target_networks,
+)
+from bot.consultations.directory import list_regions
+from bot.consultations.launch import QueuedProgress, refresh_posts
+from bot.core.services import Services
+from bot.core.timefmt import human_deadline
+from bot.delivery.outbox import FORGET_WHEN_SENT, enqueue
+from bot.slack.blocks import ephemeral_text
+from bot.slack.caching import RefreshingCache
+from bot.slack.text import escape
+from storage.models import (
+    Consultation,
+    InboxSubmission,
+    MemberProfile,
+    Network,
+    ProcessedDelivery,
+    Region,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _closed_text(view: ConsultationView) -> str:
+    c = view.consultation
+    return (
+        f"*{escape(c.title)}* closed on {human_deadline(c.deadline, c.timezone)}, "
+        "so new answers and edits can no longer be recorded."
+    )
+
+
+def _not_consulted_text(view: ConsultationView, networks: list[Network]) -> str:
+    names = ", ".join(f"*{escape(n.name)}*" for n in networks) or "no networks yet"
+    return (
+        f"Thank you for your interest in *{escape(view.consultation.title)}*. "
+        f"This consultation gathers the views of members of: {names}. "
+        "If you think you should be included, please ask your network's lead to add you to its "
+        "channel."
+    )
+
+
+# What a form needs that does not change from one member to the next (the questions never
+# change once added; networks and regions only when the directory is reloaded) is kept for
+# FORM_CACHE_SECONDS; the consultation row (status, deadline) for STATE_CACHE_SECONDS. Both are
+# refreshed in the background when older (bot.slack.caching), so a deadline rush never waits on a
+# reload. The deadline itself is compared exactly on every submission; only a manual close or
+# extend made by another replica can take a moment longer to be seen.
+FORM_CACHE_SECONDS = 30.0
+STATE_CACHE_SECONDS = 1.0
+STATE_STALE_LIMIT = 10.0  # never answer from a status older than this
+
+
+@dataclass(frozen=True)
+class _Form:
+    view: ConsultationView
+    networks: list[Network]
+    regions: list[Region]
+
+
+@dataclass(frozen=True)
+class _AnsweringCaches:
+    state: RefreshingCache[str, Consultation | None]
+    form: RefreshingCache[str, _Form]
+
+
+def _caches(services: Services) -> _AnsweringCaches:
+    caches = services.extras.get("answering_caches")
+    if caches is None:
+
+        async def load_state(consultation_id: str) -> Consultation | None:
+            async with services.db.read_session() as session:
+                return await session.get(Consultation, consultation_id)
+
+        async def load_form(consultation_id: str) -> _Form:
+            view = await get_consultation(services.db, consultation_id)
+            return _Form(
+                view,
+                await target_networks(services.db, view.consultation),
+                await list_regions(services.db),
+            )
+
+        caches = _AnsweringCaches(
+            state=RefreshingCache(
+                "consultation state",
+                load_state,
+                ttl=STATE_CACHE_SECONDS,
+                stale_limit=STATE_STALE_LIMIT,
+                spawn=services.in_background,
+            ),
+            form=RefreshingCache(
+                "consultation form",
+                load_form,
+                ttl=FORM_CACHE_SECONDS,
+                spawn=services.in_background,
+            ),
+        )
+        services.extras["answering_caches"] = caches
+    return caches
+
+
+def forget_consultation_state(services: Services, consultation_id: str) -> None:
+    """Drop this process's cached status and form (after a close, extend or edit here)."""
+    caches = _caches(services)
+    caches.state.forget(consultation_id)
+    caches.form.forget(consultation_id)
+
+
+async def _form(
+    services: Services, consultation_id: str
+) -> tuple[ConsultationView, list[Network], list[Region]]:
+    """The consultation (status at most a second or so old), its networks and the regions.
+
+    Raises ConsultationError for an unknown consultation."""
+    caches = _caches(services)
+    consultation = await caches.state.get(consultation_id)
+    if consultation is None:
+        raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
+    form = await caches.form.get(consultation_id)
+    return (
+        ConsultationView(consultation=consultation, questions=form.view.questions),
+        form.networks,
+        form.regions,
+    )
+
+
+async def warm_answering_caches(services: Services) -> None:
+    """Load what answering reads (status, form, channel members) for every open consultation,
+    so the first members to press Respond after a start or launch do not wait for it."""
+    async with services.db.read_session() as session:
+        open_ids = (
+            await session.exec(select(Consultation.id).where(Consultation.status == "open"))
+        ).all()
+    for consultation_id in open_ids:
+        try:
+            _view, networks, _regions = await _form(services, consultation_id)
+            for network in networks:
+                await services.members.members(network.channel_id)
+        except Exception as exc:  # a cold cache is slower, not wrong
+            log.warning("could not warm the caches for %s: %r", consultation_id, exc)
+
+
+async def modal_for(
+    services: Services, user_id: str, consultation_id: str, channel_id: str | None
+) -> dict[str, Any]:
+    """The view to open for a member who pressed Respond or Edit: the form, or why not."""
+    try:
+        view, networks, regions = await _form(services, consultation_id)
+    except ConsultationError as exc:
+        return info_modal("Not available", str(exc))
+    if view.consultation.status == "draft":
+        return info_modal("Not open yet", "This consultation has not been launched yet.")
+    if not is_open_for_answers(view.consultation):
+        return info_modal("Consultation closed", _closed_text(view))
+    if not await services.members.networks_of(user_id, networks):
+        return info_modal("Not consulted", _not_consulted_text(view, networks))
+    async with services.db.read_session() as session:
+        profile = await session.get(MemberProfile, user_id)
+    ask_profile = bool(regions) and (
+        profile is None or profile.region_id is None or not profile.organisation
+    )
+    key = respondent_key_for(view, user_id, services.anon_secret)
+    async with services.db.read_session() as session:
+        response, current = await current_answers(session, view, key)
+    context = ModalContext(consultation_id=view.id, channel_id=channel_id, ask_profile=ask_profile)
+    return response_modal(
+        view,
+        context,
+        current=current,
+        consent=response.quote_consent if response else None,
+        regions=regions,
+    )
+
+
+async def _display_name(services: Services, user_id: str) -> str | None:
+    """The member's name as Slack has it, for quote attribution: read here, never taken from
+    the submission, so a forged one cannot put words in someone else's name."""
+    person = (await services.people.people([user_id])).get(user_id)
+    return person.name if person else None
+
+
+@dataclass
+class SubmitOutcome:
+    """What to tell Slack: field errors, a replacement view, or accepted (close the modal)."""
+
+    errors: dict[str, str] = field(default_factory=dict)
+    replace_view: dict[str, Any] | None = None
+    accepted_id: int | None = None  # the inbox row holding the accepted submission
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A submission now stored as a revision, and how to tell the member."""
+
+    confirmation: str
+    channel_id: str | None
+    view_id: str | None
+
+
+async def accept_submission(
+    services: Services, user_id: str, view_payload: dict[str, Any], delivery_key: str | None
+) -> SubmitOutcome:
+    """Check a submission and, if it can be recorded, write it to the inbox in one statement.
+
+    Everything the member must fix is answered here, inside Slack's 3 seconds; what remains
+    (the revision, the receipt, the post's count) happens after the ack, from the inbox.
+    """
+    context = ModalContext.loads(view_payload.get("private_metadata"))
+    if context is None:
+        return SubmitOutcome(
+            replace_view=info_modal(
+                "Out of date", "This form is out of date; please press Respond again."
+            )
+        )
+    try:
+        view, networks, all_regions = await _form(services, context.consultation_id)
+    except ConsultationError as exc:
+        return SubmitOutcome(replace_view=info_modal("Not available", str(exc)))
+    state = ((view_payload.get("state") or {}).get("values")) or {}
+    state = state if isinstance(state, dict) else {}
+    parsed = parse_submission(view, state)
+    if not is_open_for_answers(view.consultation):
+        # Nothing is silently lost: the member gets their text back to send another way.
+        text = unsent_text(view, parsed.answers)
+        body = _closed_text(view)
+        if text:
+            body += "\n\nHere is what you wrote, so you can send it another way:\n\n" + text
+        return SubmitOutcome(replace_view=info_modal("Consultation closed", body[:2900]))
+    errors = errors_for(validate_answers(view, parsed.answers))
+    if context.ask_profile:
+        if parsed.region_id not in {r.id for r in all_regions}:
+            errors[REGION_BLOCK] = "Please choose your region."
+        if not parsed.organisation:
+            errors[ORGANISATION_BLOCK] = "Please tell us your organisation."
+    if errors:
+        return SubmitOutcome(errors=errors)
+    mine = await services.members.networks_of(user_id, networks)
+    if not mine:
+        return SubmitOutcome(
+            replace_view=info_modal("Not consulted", _not_consulted_text(view, networks))
+        )
+    key = delivery_key or f"view_submission:{uuid.uuid4().hex}"
+    inbox_id = await services.db.insert_one(
+        InboxSubmission,
+        {
+            "delivery_key": key,
+            "user_id": user_id,
+            "consultation_id": view.id,
+            "payload": {
+                "private_metadata": view_payload.get("private_metadata"),
+                "values": state,
+                "networks": [n.id for n in mine],
+                "view_id": view_payload.get("id"),
+            },
+            "accepted_at": utcnow(),
+            "attempts": 0,
+        },
+        ["delivery_key"],
+        InboxSubmission.id,
+    )
+    if inbox_id is None:  # Slack's retry of a delivery we already accepted
+        async with services.db.read_session() as session:
+            inbox_id = (
+                await session.exec(
+                    select(InboxSubmission.id).where(InboxSubmission.delivery_key == key)
+                )
+            ).first()
+            if inbox_id is None and await session.get(ProcessedDelivery, key) is not None:
+                # Accepted and already recorded: say so rather than "try again".
+                return SubmitOutcome(
+                    replace_view=info_modal("Recorded", "Your response is recorded.")
+                )
+    return SubmitOutcome(accepted_id=inbox_id or 0)
+
+
+async def process_submission(services: Services, inbox_id: int) -> Recorded | None:
+    """Record an accepted submission: revision, profile, receipt; then the post's count.
+
+    Safe to run twice (a retry, the ticker after a crash): the delivery key is recorded once.
+    Returns None when there was nothing left to do."""
+    async with services.db.read_session() as session:
+        row = await session.get(InboxSubmission, inbox_id)
+    if row is None:
+        return None
+    context = ModalContext.loads(row.payload.get("private_metadata"))
+    view, _networks, _regions = await _form(services, row.consultation_id)
+    parsed = parse_submission(view, row.payload.get("values") or {})
+    network_ids = list(row.payload.get("networks") or [])
+    user_id = row.user_id
+    async with services.db.queued_session() as session:
+        profile = await session.get(MemberProfile, user_id)
+        if context is not None and context.ask_profile and parsed.region_id:
+            profile = profile or MemberProfile(user_id=user_id)
+            profile.region_id, profile.organisation = parsed.region_id, parsed.organisation
+            profile.source, profile.updated_at = "self", utcnow()
+            session.add(profile)
+        result = await record_submission(
+            session,
+            Submission(
+                consultation=view,
+                answers=parsed.answers,
+                user_id=user_id,
+                networks=network_ids,
+                region_id=profile.region_id if profile else None,
+                organisation=profile.organisation if profile else None,
+                display_name=(
+                    None if view.consultation.anonymous else await _display_name(services, user_id)
+                ),
+                quote_consent=parsed.consent,
+                delivery_key=row.delivery_key,
+                submitted_at=row.accepted_at,
+            ),
+            anon_secret=services.anon_secret,
+        )
+        if result.changed:
+            await enqueue(
+                session,
+                # Keyed by the delivery, never by the pseudonym: nothing may link the two.
+                dedup_key=f"receipt:{row.delivery_key}",
+                batch=FORGET_WHEN_SENT if view.consultation.anonymous else None,
+                method="chat.postMessage",
+                channel=user_id,
+                payload={
+                    "channel": user_id,
+                    **receipt_message(view, parsed.answers, revision=result.revision),
+                },
+                consultation_id=view.id,
+            )
+        # The inbox row goes in the same transaction as the answer: recorded exactly once.
+        await session.exec(delete(InboxSubmission).where(col(InboxSubmission.id) == inbox_id))  # type: ignore[call-overload]
+    if result.changed:
+        # The channel posts' live count, in its own short transaction: every answer in a 5 s
+        # bucket writes the same outbox key, and holding that key until the answer's commit
+        # would make a rush of answers wait for each other. Once this process has queued a
+        # bucket's update, the rest of the bucket's answers write nothing.
+        queued: QueuedProgress = services.extras.setdefault("queued_progress", QueuedProgress())
+        now = utcnow()
+        to_queue = queued.still_to_queue(view.id, network_ids, now)
+        try:
+            if to_queue:
+                async with services.db.queued_session() as session:
+                    await refresh_posts(session, view.id, to_queue, now=now)
+                queued.mark_queued(view.id, to_queue, now)
+        except Exception:  # the answer is stored; the next one refreshes the count
+            log.exception("could not queue the post refresh for %s", view.id)
+    services.outbox.wake()
+    return Recorded(
+        confirmation=confirmation_text(view, max(result.revision, 1)),
+        channel_id=context.channel_id if context else None,
+        view_id=row.payload.get("view_id"),
+    )
+
+
+async def confirm(services: Services, recorded: Recorded, *, user_id: str | None) -> None:
+    """Tell the member it is recorded: in the channel they answered from, else in the modal.
+
+    Only called after the answer is committed. The DM receipt goes through the outbox."""
+    if recorded.channel_id and recorded.channel_id.startswith(("C", "G")) and user_id:
+        try:
+            await services.client.chat_postEphemeral(
+                channel=recorded.channel_id,
+                user=user_id,
+                text="Your response is recorded.",
+                blocks=ephemeral_text(recorded.confirmation),
+            )
+        except SlackApiError as exc:
+            log.info("ephemeral confirmation not shown: %s", exc.response.get("error"))
+    elif recorded.view_id and user_id:
+        try:
+            await services.client.views_update(
+                view_id=recorded.view_id, view=info_modal("Recorded", recorded.confirmation)
+            )
+        except SlackApiError as exc:  # the member closed it; the DM receipt still arrives
+            log.info("modal confirmation not shown: %s", exc.response.get("error"))

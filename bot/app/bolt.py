@@ -1,0 +1,136 @@
+"""Builds the Bolt AsyncApp: verification by Bolt, one log line per request, handlers per kind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+
+from bot.core.services import Services
+
+log = logging.getLogger("consultbot.requests")
+
+SORRY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
+
+
+def describe_request(body: dict[str, Any]) -> tuple[str, str]:
+    """(kind, id) of a Slack request for the log line.
+
+    Never the user's text, answers or user id: anonymous consultations must not be traceable
+    through the logs either.
+    """
+    kind = body.get("type") or ("slash_command" if "command" in body else "unknown")
+    if kind == "slash_command":
+        words = str(body.get("text", "")).split()
+        return kind, f"{body.get('command')} {words[0] if words else 'help'}"
+    if kind == "block_actions":
+        actions = body.get("actions") or [{}]
+        return kind, str(actions[0].get("action_id"))
+    if kind in ("view_submission", "view_closed"):
+        return kind, str((body.get("view") or {}).get("callback_id"))
+    if kind == "event_callback":
+        return kind, str((body.get("event") or {}).get("type"))
+    return str(kind), ""
+
+
+def outcome_of(response: BoltResponse | None) -> str:
+    """ok, invalid (the member must fix a field), refused (4xx) or error, for the log line."""
+    if response is None or response.status >= 500:
+        return "error"
+    if response.status >= 400:
+        return "refused"
+    if '"response_action": "errors"' in (response.body or ""):  # Bolt's ack(errors=...)
+        return "invalid"
+    return "ok"
+
+
+class ConsultbotApp(AsyncApp):
+    """Bolt's AsyncApp, logging one line per request it handles, over HTTP or Socket Mode.
+
+    Timed around the whole dispatch: a Bolt middleware's `next()` returns before the listener
+    runs, so it cannot measure what Slack waits for."""
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        started = time.perf_counter()
+        body = req.body if isinstance(req.body, dict) else {}
+        response: BoltResponse | None = None
+        try:
+            response = await super().async_dispatch(req)
+            return response
+        finally:
+            kind, ident = describe_request(body)
+            log.info(
+                json.dumps(
+                    {
+                        "kind": kind,
+                        "id": ident,
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "outcome": outcome_of(response),
+                    }
+                )
+            )
+
+
+class TrackListeners(AsyncListenerStartHandler):
+    """Hands the task each listener runs in to `Services.track`, so stopping the bot lets a
+    listener still working after its ack finish instead of cancelling it mid-query."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def handle(self, request: AsyncBoltRequest, response: BoltResponse | None) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.services.track(task)
+
+
+def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
+    app = ConsultbotApp(
+        client=services.client,
+        signing_secret=signing_secret,
+    )
+    app.listener_runner.listener_start_handler = TrackListeners(services)
+
+    @app.error
+    async def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
+        # Never a 5xx to Slack (it would retry); the user gets a plain apology instead.
+        log.exception("listener failed: %s", type(error).__name__, exc_info=error)
+        if response is None:
+            # Failed after its ack: Slack has had its answer, so there is nothing to replace
+            # (Bolt refuses a response here and would raise in the listener's task).
+            return None
+        if body.get("type") == "view_submission":
+            # Never an empty 200 here: Slack would close the modal as if it had been saved.
+            from bot.answering.blocks.modal import info_modal
+
+            return BoltResponse(
+                status=200,
+                body=json.dumps(
+                    {"response_action": "update", "view": info_modal("Not saved", SORRY)}
+                ),
+                headers={"content-type": "application/json"},
+            )
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", "text": SORRY}),
+            headers={"content-type": "application/json"},
+        )
+
+    from handlers import register_all
+
+    register_all(app, services)
+    return app
+
+
+async def dispatch(app: AsyncApp, body: str, headers: dict[str, str]) -> BoltResponse:
+    """Hand one raw HTTP request to Bolt (verification included)."""
+    return await app.async_dispatch(AsyncBoltRequest(body=body, headers=headers))

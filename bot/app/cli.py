@@ -1,0 +1,448 @@
+"""`consultbot` command line (DESIGN §7). Exit codes: 0 ok, 1 user error (one line), 2 usage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot.consultations.catalogue import ConsultationError, add_consultation, list_consultations
+from bot.consultations.directory import load_directory
+from bot.consultations.files import FileFormatError, load_consultation_file, load_directory_file
+from bot.core.settings import MissingSetting, Settings
+from bot.core.timefmt import human_deadline
+from storage.db import Database
+
+app = typer.Typer(
+    name="consultbot",
+    help="Run consultations in Slack and draft the formal response.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+directory_app = typer.Typer(help="Networks, regions, leads and staff.", no_args_is_help=True)
+consultation_app = typer.Typer(help="Define and manage consultations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(directory_app, name="directory")
+app.add_typer(consultation_app, name="consultation")
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    """Shown as one line on stderr, exit code 1."""
+
+
+def fail(message: str) -> None:
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(make())  # type: ignore[arg-type]
+    except FileFormatError as exc:
+        # One line per problem, all of them, so a user fixes the file in one go.
+        errors.print(f"[red]error:[/red] {exc.source} has {len(exc.problems)} problem(s):")
+        for problem in exc.problems:
+            errors.print(f"  {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except (UserError, ConsultationError, MissingSetting) as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+async def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
+    from bot.app.runtime import prepare_database
+
+    db = Database(settings().database_url)
+    try:
+        await prepare_database(db)
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+# --- db ---
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations."""
+    from storage.migrate import current_revision, upgrade
+
+    async def work() -> Any:
+        db = Database(settings().database_url)
+        try:
+            await upgrade(db)
+            return await current_revision(db)
+        finally:
+            await db.dispose()
+
+    revision = run_async(work)
+    console.print(f"Database is at revision {revision}.")
+
+
+# --- directory ---
+
+
+@directory_app.command("load")
+def directory_load(
+    file: Annotated[Path, typer.Argument(help="Directory YAML (DESIGN §6).")],
+) -> None:
+    """Load or refresh networks, regions, leads, staff and member profiles."""
+    directory = run_async(lambda: _parse(lambda: load_directory_file(file)))
+    result = run_async(lambda: _with_db(lambda db: load_directory(db, directory)))
+    console.print(
+        f"Loaded {result.networks} networks, {result.regions} regions, {result.leads} leads, "
+        f"{result.staff} staff and {result.members} member profiles."
+    )
+
+
+async def _parse(parse: Callable[[], T]) -> T:
+    return parse()
+
+
+# --- consultation ---
+
+
+@consultation_app.command("add")
+def consultation_add(
+    file: Annotated[Path, typer.Argument(help="Consultation YAML (DESIGN §5).")],
+) -> None:
+    """Add a consultation from a file (nothing is stored if the file has problems)."""
+    spec = run_async(lambda: _parse(lambda: load_consultation_file(file)))
+    config = settings()
+    consultation = run_async(
+        lambda: _with_db(lambda db: add_consultation(db, spec, default_timezone=config.timezone))
+    )
+    console.print(
+        f"Added [bold]{consultation.id}[/bold] with {len(spec.questions)} questions; "
+        f"deadline {human_deadline(consultation.deadline, consultation.timezone)}."
+    )
+
+
+@consultation_app.command("list")
+def consultation_list() -> None:
+    """List consultations with status, deadline and respondents."""
+    items = run_async(lambda: _with_db(list_consultations))
+    if not items:
+        console.print("No consultations yet. Add one with: consultbot consultation add FILE")
+        return
+    table = Table("id", "title", "status", "deadline", "questions", "respondents")
+    for item in items:
+        c = item.consultation
+        table.add_row(
+            c.id,
+            c.title,
+            c.status,
+            human_deadline(c.deadline, c.timezone),
+            str(item.question_count),
+            str(item.respondents),
+        )
+    console.print(table)
+
+
+# --- consultation lifecycle: launch, close, extend (bot/consultations/lifecycle.py, bot/engagement/reminders.py) ---
+
+
+@consultation_app.command("launch")
+def consultation_launch(
+    consultation_id: Annotated[str, typer.Argument(help="Consultation id.")],
+) -> None:
+    """Open a consultation and queue its posts; the running bot delivers them."""
+    from bot.consultations.launch import start_launch
+    from bot.core.services import Services
+    from bot.delivery.outbox import OutboxWorker
+    from bot.engagement import reminders  # noqa: F401
+    from bot.slack.client import make_client
+
+    config = settings()
+
+    async def work(db: Database) -> Any:
+        token = config.slack_bot_token.get_secret_value() if config.slack_bot_token else ""
+        client = make_client(token, config.slack_api_url)
+        services = Services(settings=config, db=db, client=client, outbox=OutboxWorker(db, client))
+        return await start_launch(services, consultation_id, actor="cli")
+
+    started = run_async(lambda: _with_db(work))
+    console.print(
+        f"Launched [bold]{consultation_id}[/bold]: {started.newly_queued} of "
+        f"{len(started.networks)} network posts queued; the running bot posts them."
+    )
+
+
+@consultation_app.command("close")
+def consultation_close(
+    consultation_id: Annotated[str, typer.Argument(help="Consultation id.")],
+) -> None:
+    """Close a consultation now: posts say Closed, no more answers, reminders cancelled."""
+    from bot.consultations.lifecycle import close_consultation
+
+    closed = run_async(
+        lambda: _with_db(lambda db: close_consultation(db, consultation_id, actor="cli"))
+    )
+    if closed.closed_now:
+        console.print(f"Closed [bold]{consultation_id}[/bold]; the running bot updates the posts.")
+    else:
+        console.print(f"{consultation_id} was already closed.")
+
+
+@consultation_app.command("extend")
+def consultation_extend(
+    consultation_id: Annotated[str, typer.Argument(help="Consultation id.")],
+    deadline: Annotated[
+        str,
+        typer.Argument(
+            help="New deadline: 2021-01-15 (17:00 local), 2021-01-15T12:00 (local unless it "
+            "has an offset) or +3d."
+        ),
+    ],
+) -> None:
+    """Move the deadline (a closed consultation reopens) and re-plan the reminders."""
+    from bot.consultations.lifecycle import extend_consultation
+    from bot.engagement import reminders  # noqa: F401
+
+    extended = run_async(
+        lambda: _with_db(lambda db: extend_consultation(db, consultation_id, deadline, actor="cli"))
+    )
+    c = extended.consultation
+    verb = "Reopened" if extended.reopened else "Extended"
+    console.print(
+        f"{verb} [bold]{c.id}[/bold]: it now closes on {human_deadline(c.deadline, c.timezone)}."
+    )
+
+
+# --- end of consultation lifecycle ---
+
+# --- answers import and export ---
+
+answers_app = typer.Typer(help="Answers that arrived outside Slack.", no_args_is_help=True)
+app.add_typer(answers_app, name="answers")
+
+
+@answers_app.command("import")
+def answers_import(
+    consultation_id: Annotated[str, typer.Argument(metavar="ID", help="Consultation id.")],
+    file: Annotated[Path, typer.Argument(help="CSV in the export's columns.")],
+) -> None:
+    """Add answers gathered by email or forms (idempotent per respondent)."""
+    from bot.answering.anonymity import ensure_anon_secret
+    from bot.answering.importing import ImportFileError, import_answers, read_file
+
+    config = settings()
+
+    async def work(db: Database) -> Any:
+        try:
+            text = read_file(file)
+            secret = await ensure_anon_secret(db, config)
+            return await import_answers(db, consultation_id, text, anon_secret=secret)
+        except ImportFileError as exc:
+            raise UserError(f"{file}: {exc}") from None
+
+    report = run_async(lambda: _with_db(work))
+    console.print(report.summary(), highlight=False)
+    for problem in report.problems:
+        console.print(f"  {problem}", highlight=False, soft_wrap=True)
+    if report.respondents == 0 and report.problems:
+        fail(f"nothing imported from {file}: every row has a problem (listed above)")
+
+
+class ExportFormat(StrEnum):
+    docx = "docx"
+    md = "md"
+    csv = "csv"
+    xlsx = "xlsx"
+    json = "json"
+
+
+@app.command("export")
+def export(
+    consultation_id: Annotated[str, typer.Argument(metavar="ID", help="Consultation id.")],
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="What to write.", case_sensitive=False)
+    ],
+    out: Annotated[
+        str, typer.Option("--out", "-o", help="File to write, or a directory (ending in /).")
+    ],
+    region: Annotated[
+        str | None, typer.Option("--region", help="Only respondents in this region.")
+    ] = None,
+    network: Annotated[
+        str | None, typer.Option("--network", help="Only respondents in this network.")
+    ] = None,
+) -> None:
+    """Export the aggregated responses (json), every answer (csv, xlsx) or the draft (md, docx)."""
+    config = settings()
+    path = Path(out)
+    if out.endswith(("/", "\\")) or path.is_dir():
+        path = path / f"{consultation_id}.{fmt.value}"
+
+    async def work(db: Database) -> list[Path]:
+        return await _export(db, config, consultation_id, fmt.value, path, region, network)
+
+    for written in run_async(lambda: _with_db(work)):
+        console.print(f"Wrote {written}", highlight=False)
+
+
+async def _export(
+    db: Database,
+    config: Settings,
+    consultation_id: str,
+    fmt: str,
+    target: Path,
+    region: str | None,
+    network: str | None,
+) -> list[Path]:
+    """Write the export to `target` with a progress bar; the files written."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from sqlmodel import select
+
+    from bot.consultations.catalogue import get_consultation
+    from bot.reporting.exports import ExportError, write_export
+    from storage.models import Network
+
+    consultation = await get_consultation(db, consultation_id)
+    async with db.session() as session:
+        channels = {n.id: n.channel_id for n in (await session.exec(select(Network))).all()}
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
+        stage = progress.add_task(f"Exporting {consultation_id} as {fmt}", total=None)
+        members = await _channel_members(config, consultation.consultation.networks, channels)
+        try:
+            return await write_export(
+                db,
+                consultation_id,
+                fmt,
+                target,
+                region=region,
+                network=network,
+                network_members=members,
+                organisation=config.organisation,
+                progress=lambda text: progress.update(stage, description=text),
+            )
+        except ExportError as exc:
+            raise UserError(str(exc)) from None
+
+
+async def _channel_members(
+    config: Settings, targets: list[str] | None, channels: dict[str, str]
+) -> dict[str, int] | None:
+    """Channel membership per network from Slack when a bot token is set; None otherwise."""
+    if config.slack_bot_token is None or not config.slack_bot_token.get_secret_value():
+        return None
+    from bot.slack.client import make_client
+    from bot.slack.membership import ChannelMembers, network_people_counts
+    from bot.slack.people import WorkspacePeople
+
+    client = make_client(config.slack_bot_token.get_secret_value(), config.slack_api_url)
+    wanted = {n: channels[n] for n in (targets or channels) if n in channels}
+    counts = await network_people_counts(ChannelMembers(client), WorkspacePeople(client), wanted)
+    return counts or None
+
+
+# --- demo ---
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for transcript.md and the exports.")
+    ] = Path("demo-output"),
+) -> None:
+    """The whole flow offline on SQLite and the sandbox Slack, in about a minute."""
+    import time
+
+    from bot.demo.run import run_demo
+
+    started = time.monotonic()
+
+    def say(step: str) -> None:
+        console.print(f"[dim]{time.monotonic() - started:5.1f}s[/dim]  {step}", highlight=False)
+
+    logging.basicConfig(level=logging.ERROR)
+    result = run_async(lambda: run_demo(out, say))
+    console.print(
+        f"\n[bold]Done in {time.monotonic() - started:.0f}s.[/bold] {result.respondents} members "
+        f"answered ({result.edits} edited). Wrote to {out}/:",
+        highlight=False,
+    )
+    for path in sorted({p for p in result.files}):
+        console.print(f"  {path}", highlight=False)
+
+
+# --- run ---
+
+
+@app.command("run")
+def run(
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve HTTP instead of Socket Mode.")
+    ] = False,
+    port: Annotated[int, typer.Option("--port", help="HTTP port.")] = 3000,
+    host: Annotated[str, typer.Option("--host", help="HTTP bind address.")] = "0.0.0.0",
+) -> None:
+    """Run the bot (Socket Mode, or HTTP serving POST /slack/events and GET /healthz)."""
+    from bot.app.runtime import Runtime, RuntimeOptions
+
+    config = settings()
+    try:
+        config.require_for_run(http=http)
+    except MissingSetting as exc:
+        fail(str(exc))
+    _configure_logging()
+
+    async def serve() -> None:
+        runtime = Runtime(config, RuntimeOptions(freeze_startup_heap=True))
+        try:
+            if http:
+                server = await runtime.start_http(host=host, port=port)
+                logging.getLogger("consultbot").info("serving on %s", server.url)
+                await asyncio.Event().wait()
+            else:
+                await runtime.run_socket_mode()
+        finally:
+            await runtime.stop()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # slack_sdk logs request bodies at DEBUG; keep it above that so tokens and answers stay out.
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
+    logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Consultations: their files, the directory, the catalogue and the lifecycle (launch, close, extend)."""

@@ -1,0 +1,1 @@
+"""Block Kit builders for consultation posts, listings and the new-consultation modal."""

@@ -1,0 +1,1 @@
+"""What every room is handed: settings, the services context, permissions, time formats."""

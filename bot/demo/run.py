@@ -1,0 +1,209 @@
+"""`consultbot demo`: the whole flow offline, on SQLite and the sandbox Slack, in about a minute.
+
+Staff list and launch the Integrating Care consultation into five network channels; a few dozen
+simulated members answer through the real modal (some edit); reminders reach only those who have
+not answered; a regional lead pulls a summary; the consultation closes at its deadline; staff
+export everything. What each channel and user saw is written to transcript.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.app.runtime import RuntimeOptions
+from bot.consultations.catalogue import ConsultationView, get_consultation, target_networks
+from bot.demo.sandbox.harness import Harness
+from bot.demo.simulation import QuestionSpec, SimulatedResponse, simulate_responses
+from storage.models import utcnow
+
+STAFF = "U01STAFF01"
+LEAD = "U0LEADNW1"
+LEAD_REGION = "north-west"
+CONSULTATION = "integrating-care"
+DEADLINE_AFTER = timedelta(seconds=55)
+REMINDERS = ["35s", "15s"]
+EDIT_SHARE = 0.15
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    out_dir: Path
+    respondents: int = 0
+    edits: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+def _questions(view: ConsultationView) -> list[QuestionSpec]:
+    return [
+        QuestionSpec(
+            id=q.key,
+            text=q.text,
+            kind=q.kind,  # type: ignore[arg-type]
+            options=[o.value for o in q.options] if q.kind != "stance" else [],
+            comment=q.comment,  # type: ignore[arg-type]
+        )
+        for q in view.questions
+    ]
+
+
+def modal_values(view: dict[str, Any], response: SimulatedResponse, org: str) -> dict[str, Any]:
+    """What a member types into the modal the bot actually opened."""
+    values: dict[str, Any] = {}
+    for block in view.get("blocks", []):
+        block_id = block.get("block_id", "")
+        if block_id.startswith("choice:"):
+            answer = response.answers.get(block_id.split(":", 1)[1])
+            if answer is not None:
+                values[block_id] = answer.choices if answer.choices else answer.choice
+        elif block_id.startswith("comment:"):
+            answer = response.answers.get(block_id.split(":", 1)[1])
+            if answer is not None and answer.comment:
+                values[block_id] = answer.comment
+        elif block_id == "consent":
+            values[block_id] = response.quote_consent
+        elif block_id == "profile_region":
+            options = block["element"]["options"]
+            values[block_id] = random.Random(response.member_id).choice(options)["value"]
+        elif block_id == "profile_organisation":
+            values[block_id] = org
+    return values
+
+
+async def run_demo(out_dir: Path, progress: Progress = lambda _: None) -> DemoResult:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    database = out_dir / "demo.db"
+    for leftover in out_dir.glob("demo.db*"):
+        leftover.unlink()
+    result = DemoResult(out_dir)
+    harness = Harness(
+        f"sqlite+aiosqlite:///{database}",
+        options=RuntimeOptions(tick_seconds=1.0, per_channel_interval=0.2),
+    )
+    await harness.start()
+    try:
+        await _play(harness, result, progress)
+    finally:
+        assert harness.slack is not None
+        (out_dir / "transcript.md").write_text(
+            harness.slack.transcript_markdown(
+                title="consultbot demo: what each channel and user saw"
+            ),
+            encoding="utf-8",
+        )
+        result.files.append(out_dir / "transcript.md")
+        await harness.stop()
+    return result
+
+
+async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
+    assert h.driver is not None and h.slack is not None
+    progress("Loading the example workspace, directory and consultations")
+    await h.load_examples()
+    # The example's deadline (8 January 2021) is moved to a minute from now, with reminders
+    # before it, so the demo shows the whole life of a consultation.
+    async with h.services.db.session() as session:
+        from storage.models import Consultation
+
+        consultation = await session.get(Consultation, CONSULTATION)
+        assert consultation is not None
+        consultation.deadline = utcnow() + DEADLINE_AFTER
+        consultation.reminders = REMINDERS
+        session.add(consultation)
+
+    progress("Staff list the consultations and launch Integrating care")
+    await h.driver.slash_command(STAFF, "list")
+    await h.driver.slash_command(STAFF, f"launch {CONSULTATION}")
+    await h.slack.wait_for(
+        lambda: any(
+            "is live" in (m.text or "") or "failed" in (m.text or "")
+            for m in h.slack.ephemerals(STAFF)
+        ),
+        timeout=30,
+    )
+    await h.settle(timeout=60)
+
+    view = await get_consultation(h.services.db, CONSULTATION)
+    members = sorted(
+        {
+            user
+            for channel in h.slack.channels.values()
+            if not channel.is_im
+            for user in channel.members
+            if not h.slack.users[user].is_bot and not h.slack.users[user].deleted
+        }
+    )
+    simulated = simulate_responses(_questions(view), members, seed=11, response_rate=0.72)
+    progress(f"{len(simulated)} of {len(members)} members answer through the modal")
+    rng = random.Random(5)
+    for member, response in simulated.items():
+        channel = next(
+            c.id for c in h.slack.channels.values() if not c.is_im and member in c.members
+        )
+        post = h.slack.top_level_messages(channel)[0]
+        modal = await h.driver.open_modal_via(member, "respond", message=post)
+        if modal.get("callback_id") != "consultation_response":
+            continue
+        await h.driver.submit_view(member, modal, modal_values(modal, response, "Example Trust"))
+        result.respondents += 1
+        if rng.random() < EDIT_SHARE:
+            receipt = await h.slack.wait_for(lambda m=member: h.slack.dm_messages(m), timeout=10)
+            edit = await h.driver.open_modal_via(member, "edit_response", message=receipt[-1])
+            for answer in response.answers.values():
+                if answer.comment:
+                    answer.comment += " On reflection, the timetable worries me most."
+                    break
+            await h.driver.submit_view(member, edit, modal_values(edit, response, "Example Trust"))
+            result.edits += 1
+    await h.settle(timeout=60)
+
+    progress("A regional lead asks for a summary of their region")
+    await h.driver.slash_command(LEAD, f"summary {CONSULTATION} {LEAD_REGION}")
+    await h.driver.slash_command(LEAD, f"status {CONSULTATION}")
+
+    progress("Waiting for the reminders and the deadline")
+    async with h.services.db.session() as session:
+        consultation = await session.get(Consultation, CONSULTATION)
+        assert consultation is not None
+        left = (consultation.deadline - utcnow()).total_seconds()
+    await asyncio.sleep(max(0.0, left) + 3)
+    await h.settle(timeout=60)
+
+    progress("Staff export the responses and the draft formal response")
+    await h.driver.slash_command(STAFF, f"export {CONSULTATION} docx")
+    result.files.extend(await _export_all(h, result.out_dir, progress))
+    await h.settle(timeout=60)
+
+
+async def _export_all(h: Harness, out_dir: Path, progress: Progress) -> list[Path]:
+    from bot.reporting.exports import write_export
+    from bot.reporting.summary import network_member_counts
+
+    view = await get_consultation(h.services.db, CONSULTATION)
+    # As `/consult export` does: each network's size from its channel, so the response rates
+    # in the draft are the ones the reminders and summaries gave.
+    members = await network_member_counts(
+        h.services, await target_networks(h.services.db, view.consultation)
+    )
+    written: list[Path] = []
+    for fmt, name in (
+        ("json", "aggregate.json"),
+        ("csv", "responses.csv"),
+        ("xlsx", "responses.xlsx"),
+        ("md", "draft-response.md"),
+        ("docx", "draft-response.docx"),
+    ):
+        progress(f"  writing {name}")
+        written.extend(
+            await write_export(
+                h.services.db, CONSULTATION, fmt, out_dir / name, network_members=members
+            )
+        )
+    return written

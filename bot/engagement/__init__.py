@@ -1,0 +1,1 @@
+"""Engagement: reminder rounds, nudges and Stop."""

@@ -1,0 +1,1 @@
+"""Reporting: aggregate, themes, phrasing, charts, summaries, drafting and exports."""

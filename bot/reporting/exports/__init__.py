@@ -1,0 +1,115 @@
+"""Exports of a consultation: data files (JSON, CSV, XLSX in `bot.reporting.exports.data`) and the draft
+formal response (Markdown, Word in `bot.reporting.drafting`). `write_export` is the one entry point the
+CLI, Slack's `/consult export` and the demo share."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from storage.db import Database
+from storage.models import Network, Region
+
+FORMATS = ("docx", "md", "csv", "xlsx", "json")
+Progress = Callable[[str], Any]
+
+
+class ExportError(Exception):
+    """A user error (unknown region, unwritable path…); the message is one line."""
+
+
+async def write_export(
+    db: Database,
+    consultation_id: str,
+    fmt: str,
+    target: Path,
+    *,
+    region: str | None = None,
+    network: str | None = None,
+    regions: frozenset[str] | None = None,
+    network_members: Mapping[str, int] | None = None,
+    organisation: str | None = None,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Write one export to `target` (a file, or a directory to name it in); the files written."""
+    from bot.consultations.catalogue import get_consultation
+    from bot.reporting.aggregation import Filters, add_themes, aggregate
+    from bot.reporting.exports.data import export_csv, export_json, export_xlsx
+
+    if fmt not in FORMATS:
+        raise ExportError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
+    say = progress or (lambda _: None)
+    consultation = await get_consultation(db, consultation_id)
+    async with db.session() as session:
+        networks = set((await session.exec(select(Network.id))).all())
+        known_regions = set((await session.exec(select(Region.id))).all())
+    if region is not None and region not in known_regions and region != "unknown":
+        raise ExportError(
+            f"unknown region '{region}' (known: {', '.join(sorted(known_regions)) or 'none'})"
+        )
+    if network is not None and network not in networks:
+        raise ExportError(
+            f"unknown network '{network}' (known: {', '.join(sorted(networks)) or 'none'})"
+        )
+    if target.is_dir():
+        target = target / f"{consultation_id}.{fmt}"
+
+    if fmt in ("md", "docx"):
+        from bot.reporting.drafting import FigureCheckError, write_draft
+
+        try:
+            written = await write_draft(
+                db,
+                consultation_id,
+                fmt,  # type: ignore[arg-type]
+                target,
+                region=region,
+                network=network,
+                regions=sorted(regions) if regions is not None else None,
+                network_members=network_members,
+                organisation=organisation,
+                progress=say,
+            )
+        except FigureCheckError as exc:
+            raise ExportError(
+                f"the draft was not written: a figure failed its check ({exc})"
+            ) from None
+        except OSError as exc:
+            raise ExportError(f"cannot write {target} ({exc.strerror})") from None
+        return [Path(p) for p in written]
+
+    filters = Filters(region=region, network=network, regions=regions)
+    say("aggregating")
+    result = await aggregate(
+        db,
+        consultation_id,
+        region=region,
+        network=network,
+        regions=regions,
+        network_members=network_members,
+        with_themes=False,
+    )
+    if fmt == "json":
+        say("finding themes")
+        await add_themes(db, result, consultation=consultation)
+        data = export_json(result)
+    elif fmt == "csv":
+        say("writing rows")
+        data = await export_csv(db, consultation_id, filters)
+    else:
+        say("writing the workbook")
+        data = await export_xlsx(db, consultation_id, filters, summary=result)
+    try:
+        await asyncio.to_thread(_write, target, data)
+    except OSError as exc:
+        raise ExportError(f"cannot write {target} ({exc.strerror})") from None
+    return [target]
+
+
+def _write(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
