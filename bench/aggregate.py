@@ -238,7 +238,7 @@ async def _measure(url: str, mode: str) -> dict[str, float]:
     import tempfile
 
     from bot.reporting.aggregation import aggregate
-    from bot.reporting.drafting import write_draft
+    from bot.reporting.exports.draft import write_draft
     from bot.reporting.exports.data import export_json
     from storage.db import Database
 

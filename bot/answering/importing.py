@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot.answering import sheet as cols
 from bot.answering.anonymity import pseudonym
 from bot.answering.answers import (
     MAX_COMMENT,
@@ -29,7 +30,6 @@ from bot.answering.answers import (
 )
 from bot.consultations.catalogue import ConsultationView, QuestionView, get_consultation
 from bot.consultations.files import slugify
-from bot.reporting.exports import data as cols
 from storage.db import Database
 from storage.models import Network, Region, Response
 

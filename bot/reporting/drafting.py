@@ -23,12 +23,10 @@ Suggested positions follow explicit rules on the computed shares (``suggest_posi
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any, Final, Literal, TypedDict
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -62,11 +60,11 @@ __all__ = [
     "ThemeLine",
     "build_draft",
     "derive",
+    "gather",
     "render_markdown",
     "suggest_position",
     "verify_figures",
     "wording",
-    "write_draft",
 ]
 
 #: Comments per question reproduced in the appendix; the rest are counted and left to the CSV.
@@ -1079,13 +1077,6 @@ def render_markdown(draft: Draft, charts_dir_name: str = "charts") -> tuple[str,
     return text, files
 
 
-def render_docx(draft: Draft) -> bytes:
-    """The draft as a Word document (see ``bot.reporting.exports.draft_docx``)."""
-    from bot.reporting.exports.draft_docx import render_docx as _render
-
-    return _render(draft)
-
-
 def _human_date(moment: Any, timezone: str) -> str:
     from bot.core.timefmt import local
 
@@ -1093,7 +1084,7 @@ def _human_date(moment: Any, timezone: str) -> str:
     return f"{t:%A} {t.day} {t:%B %Y}"
 
 
-async def _gather(
+async def gather(
     db: Any,
     consultation_id: str,
     *,
@@ -1166,75 +1157,3 @@ async def _gather(
         "scope": "; ".join(scope_parts) or None,
     }
     return export, comments, meta, network_names, region_names
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(data)
-    temporary.replace(path)
-
-
-async def write_draft(
-    db: Any,
-    consultation_id: str,
-    fmt: Literal["md", "docx"],
-    out_path: Path,
-    *,
-    region: str | None = None,
-    network: str | None = None,
-    regions: Sequence[str] | None = None,
-    progress: Callable[[str], Any] | None = None,
-    network_members: Mapping[str, int] | None = None,
-    organisation: str | None = None,
-) -> list[Path]:
-    """Write the draft response for ``consultation_id`` and return the files written.
-
-    Markdown writes ``out_path`` and a ``charts/`` folder of PNGs beside it; Word writes one
-    file. ``out_path`` may be a directory, in which case the file is named after the
-    consultation. Nothing is written unless every figure passes ``verify_figures``.
-    """
-    if fmt not in ("md", "docx"):
-        raise ValueError(f"the draft response is written as md or docx, not {fmt!r}")
-    out_path = Path(out_path)
-    if out_path.is_dir():
-        out_path = out_path / f"{consultation_id}-draft-response.{fmt}"
-    export, comments, meta, network_names, region_names = await _gather(
-        db,
-        consultation_id,
-        region=region,
-        network=network,
-        regions=regions,
-        network_members=network_members,
-        organisation=organisation,
-        progress=progress,
-    )
-
-    def build_and_render() -> dict[Path, bytes]:
-        if progress is not None:
-            progress("Drafting and drawing charts")
-        draft = build_draft(
-            export,
-            comments,
-            consultation_meta=meta,
-            network_names=network_names,
-            region_names=region_names,
-        )
-        if progress is not None:
-            progress("Checking every figure against the data")
-        verify_figures(draft, export)
-        if progress is not None:
-            progress("Writing the document")
-        if fmt == "docx":
-            return {out_path: render_docx(draft)}
-        text, files = render_markdown(draft)
-        written = {out_path.parent / rel: png for rel, png in files.items()}
-        written[out_path] = text.encode("utf-8")
-        return written
-
-    outputs = await asyncio.to_thread(build_and_render)
-    for path, data in outputs.items():
-        _write_atomic(path, data)
-    if progress is not None:
-        progress("Done")
-    return [out_path, *sorted(p for p in outputs if p != out_path)]

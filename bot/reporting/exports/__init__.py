@@ -59,7 +59,8 @@ async def write_export(
         target = target / f"{consultation_id}.{fmt}"
 
     if fmt in ("md", "docx"):
-        from bot.reporting.drafting import FigureCheckError, write_draft
+        from bot.reporting.drafting import FigureCheckError
+        from bot.reporting.exports.draft import write_draft
 
         try:
             written = await write_draft(

@@ -24,6 +24,27 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
+from bot.answering.sheet import (
+    ANSWER,
+    ANSWER_VALUE,
+    COMMENT,
+    CONSULTATION,
+    LAST_EDITED,
+    LIST_SEPARATOR,
+    NAME,
+    NETWORKS,
+    ORGANISATION,
+    QUESTION,
+    QUESTION_ID,
+    QUOTE_CONSENT,
+    REGION,
+    RESPONDENT,
+    REVISIONS,
+    SOURCE,
+    SUBMITTED,
+    columns,
+    neutralise,
+)
 from bot.consultations.catalogue import ConsultationView, get_consultation
 from bot.reporting.aggregation import (
     GROUP_LABELS,
@@ -36,26 +57,6 @@ from bot.reporting.aggregation import (
 from storage.db import Database
 from storage.models import Answer, AnswerSelection, Network, Region, Response, ResponseNetwork
 
-# Column names: the import (bot.answering.importing) reads these back.
-CONSULTATION = "consultation"
-RESPONDENT = "respondent"
-NAME = "name"
-ORGANISATION = "organisation"
-NETWORKS = "networks"
-REGION = "region"
-QUESTION_ID = "question id"
-QUESTION = "question"
-ANSWER = "answer"
-ANSWER_VALUE = "answer value"
-COMMENT = "comment"
-QUOTE_CONSENT = "quote consent"
-SOURCE = "source"
-SUBMITTED = "submitted"
-LAST_EDITED = "last edited"
-REVISIONS = "revisions"
-
-LIST_SEPARATOR = "; "
-DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 RESPONSE_BATCH = 1000
 
 _WIDTHS = {
@@ -76,48 +77,6 @@ _WIDTHS = {
     LAST_EDITED: 26,
     REVISIONS: 10,
 }
-
-
-def columns(anonymous: bool) -> list[str]:
-    """The export's columns; anonymous exports have no name or organisation column."""
-    identity = [] if anonymous else [NAME, ORGANISATION]
-    return [
-        CONSULTATION,
-        RESPONDENT,
-        *identity,
-        NETWORKS,
-        REGION,
-        QUESTION_ID,
-        QUESTION,
-        ANSWER,
-        ANSWER_VALUE,
-        COMMENT,
-        QUOTE_CONSENT,
-        SOURCE,
-        SUBMITTED,
-        LAST_EDITED,
-        REVISIONS,
-    ]
-
-
-def neutralise(value: str) -> str:
-    """A CSV cell a spreadsheet will not run: risky text gets a leading apostrophe.
-
-    Text that already starts with apostrophes before a risky character gets one more, so
-    `restore` gives back exactly the original text.
-    """
-    if value.lstrip("'").startswith(DANGEROUS_PREFIXES) and (
-        value.startswith(DANGEROUS_PREFIXES) or value.startswith("'")
-    ):
-        return "'" + value
-    return value
-
-
-def restore(value: str) -> str:
-    """The text `neutralise` was given."""
-    if value.startswith("'") and value.lstrip("'").startswith(DANGEROUS_PREFIXES):
-        return value[1:]
-    return value
 
 
 # --- JSON ------------------------------------------------------------------------------------

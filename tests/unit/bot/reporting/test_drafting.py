@@ -21,12 +21,12 @@ from bot.reporting.drafting import (
     FigureCheckError,
     Statement,
     build_draft,
-    render_docx,
     render_markdown,
     suggest_position,
     verify_figures,
-    write_draft,
 )
+from bot.reporting.exports.draft import write_draft
+from bot.reporting.exports.draft_docx import render_docx
 from storage.db import Database
 
 STANCES = ("strongly_agree", "agree", "undecided", "disagree", "strongly_disagree")

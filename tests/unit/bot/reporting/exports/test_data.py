@@ -8,7 +8,6 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 from sqlmodel import delete
-from tests.unit.bot.reporting.test_aggregation import CONSULTATION, DIRECTORY, poll, setup, user
 from typer.testing import CliRunner
 
 from bot.answering.answers import AnswerInput, Submission, record_submission
@@ -26,6 +25,7 @@ from bot.reporting.exports.data import (
 )
 from storage.db import Database
 from storage.models import Response
+from tests.unit.bot.reporting.test_aggregation import CONSULTATION, DIRECTORY, poll, setup, user
 
 HOSTILE = ['=HYPERLINK("http://evil","x")', "@SUM(A1)", "+1", "-1", "=1+2", "-2+3 vote"]
 

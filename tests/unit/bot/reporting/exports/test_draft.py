@@ -7,7 +7,8 @@ from typing import Any
 
 from docx import Document
 
-from bot.reporting.drafting import build_draft, render_docx, render_markdown, verify_figures
+from bot.reporting.drafting import build_draft, render_markdown, verify_figures
+from bot.reporting.exports.draft_docx import render_docx
 
 STANCES = ("strongly_agree", "agree", "undecided", "disagree", "strongly_disagree")
 
