@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.answering.blocks.home import HOME_CLOSE_ACTION, HOME_LAUNCH_ACTION
 from bot.answering.blocks.receipt import EDIT_ACTION
 from bot.answering.home import publish_home
-from bot.answering.responding import forget_consultation_state, modal_for
+from bot.answering.responding import modal_for
 from bot.consultations.blocks.posts import RESPOND_ACTION
 from bot.consultations.catalogue import ConsultationError
 from bot.consultations.launch import start_launch
@@ -136,9 +136,7 @@ def register_reminder_actions(app: AsyncApp, services: Services) -> None:
             return
         consultation_id = str(_action(body).get("value"))
         try:
-            await close_consultation(services.db, consultation_id, actor=user_id)
+            await close_consultation(services, consultation_id, actor=user_id)
         except ConsultationError as exc:
             log.info("close from home refused: %s", exc)
-        forget_consultation_state(services, consultation_id)
-        services.outbox.wake()
         await publish_home(services, user_id)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.services import Services
+from bot.core.settings import Settings
 from storage.admin import pg_execute, postgres_admin_url, with_database
 from storage.db import Database
 
@@ -79,3 +81,13 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.dispose()
+
+
+def wired_services(db: Database, settings: Settings | None = None) -> Services:
+    """The services a process has, wired by the composition root, over `db`; Slack is an address
+    nothing listens on (these tests only queue messages)."""
+    from bot.app.wiring import build_services
+    from bot.slack.client import make_client
+
+    settings = settings or Settings(SLACK_BOT_TOKEN="xoxb-unit", SLACK_SIGNING_SECRET="unit")
+    return build_services(settings, db, make_client("xoxb-unit", "http://127.0.0.1:9/api/"))

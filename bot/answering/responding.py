@@ -94,13 +94,13 @@ class _Form:
 
 
 @dataclass(frozen=True)
-class _AnsweringCaches:
+class AnsweringCaches:
     state: RefreshingCache[str, Consultation | None]
     form: RefreshingCache[str, _Form]
 
 
-def _caches(services: Services) -> _AnsweringCaches:
-    caches = services.extras.get("answering_caches")
+def _caches(services: Services) -> AnsweringCaches:
+    caches = services.answering_caches
     if caches is None:
 
         async def load_state(consultation_id: str) -> Consultation | None:
@@ -115,7 +115,7 @@ def _caches(services: Services) -> _AnsweringCaches:
                 await list_regions(services.db),
             )
 
-        caches = _AnsweringCaches(
+        caches = AnsweringCaches(
             state=RefreshingCache(
                 "consultation state",
                 load_state,
@@ -130,8 +130,15 @@ def _caches(services: Services) -> _AnsweringCaches:
                 spawn=services.in_background,
             ),
         )
-        services.extras["answering_caches"] = caches
+        services.answering_caches = caches
     return caches
+
+
+def refresh_answering_state(services: Services, consultation_id: str) -> None:
+    """After a launch, close or extend here: forget what was cached and load it again, so the
+    next member to press Respond sees the new state at once."""
+    forget_consultation_state(services, consultation_id)
+    services.in_background(warm_answering_caches(services))
 
 
 def forget_consultation_state(services: Services, consultation_id: str) -> None:
@@ -368,7 +375,9 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
         # bucket writes the same outbox key, and holding that key until the answer's commit
         # would make a rush of answers wait for each other. Once this process has queued a
         # bucket's update, the rest of the bucket's answers write nothing.
-        queued: QueuedProgress = services.extras.setdefault("queued_progress", QueuedProgress())
+        if services.queued_progress is None:
+            services.queued_progress = QueuedProgress()
+        queued = services.queued_progress
         now = utcnow()
         to_queue = queued.still_to_queue(view.id, network_ids, now)
         try:

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -14,6 +15,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.core.services import Services
+from handlers import register_all
+from handlers.commands import Subcommand
 
 log = logging.getLogger("consultbot.requests")
 
@@ -91,7 +94,9 @@ class TrackListeners(AsyncListenerStartHandler):
             self.services.track(task)
 
 
-def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
+def build_app(
+    services: Services, subcommands: Sequence[Subcommand], *, signing_secret: str
+) -> AsyncApp:
     app = ConsultbotApp(
         client=services.client,
         signing_secret=signing_secret,
@@ -125,9 +130,7 @@ def build_app(services: Services, *, signing_secret: str) -> AsyncApp:
             headers={"content-type": "application/json"},
         )
 
-    from handlers import register_all
-
-    register_all(app, services)
+    register_all(app, services, subcommands)
     return app
 
 

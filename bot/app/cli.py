@@ -17,6 +17,7 @@ from rich.table import Table
 from bot.consultations.catalogue import ConsultationError, add_consultation, list_consultations
 from bot.consultations.directory import load_directory
 from bot.consultations.files import FileFormatError, load_consultation_file, load_directory_file
+from bot.core.services import Services
 from bot.core.settings import MissingSetting, Settings
 from bot.core.timefmt import human_deadline
 from storage.db import Database
@@ -76,6 +77,22 @@ async def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
         return await work(db)
     finally:
         await db.dispose()
+
+
+async def _with_services(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Run `work` with the services a running bot has (no outbox worker or ticker: the running
+    bot sends what is queued), wired by the composition root like any process."""
+    from bot.app.wiring import build_services
+    from bot.slack.client import make_client
+
+    config = settings()
+
+    async def with_db(db: Database) -> T:
+        token = config.slack_bot_token.get_secret_value() if config.slack_bot_token else ""
+        services = build_services(config, db, make_client(token, config.slack_api_url))
+        return await work(services)
+
+    return await _with_db(with_db)
 
 
 # --- db ---
@@ -167,20 +184,12 @@ def consultation_launch(
 ) -> None:
     """Open a consultation and queue its posts; the running bot delivers them."""
     from bot.consultations.launch import start_launch
-    from bot.core.services import Services
-    from bot.delivery.outbox import OutboxWorker
-    from bot.engagement import reminders  # noqa: F401
-    from bot.slack.client import make_client
 
-    config = settings()
-
-    async def work(db: Database) -> Any:
-        token = config.slack_bot_token.get_secret_value() if config.slack_bot_token else ""
-        client = make_client(token, config.slack_api_url)
-        services = Services(settings=config, db=db, client=client, outbox=OutboxWorker(db, client))
-        return await start_launch(services, consultation_id, actor="cli")
-
-    started = run_async(lambda: _with_db(work))
+    started = run_async(
+        lambda: _with_services(
+            lambda services: start_launch(services, consultation_id, actor="cli")
+        )
+    )
     console.print(
         f"Launched [bold]{consultation_id}[/bold]: {started.newly_queued} of "
         f"{len(started.networks)} network posts queued; the running bot posts them."
@@ -195,7 +204,9 @@ def consultation_close(
     from bot.consultations.lifecycle import close_consultation
 
     closed = run_async(
-        lambda: _with_db(lambda db: close_consultation(db, consultation_id, actor="cli"))
+        lambda: _with_services(
+            lambda services: close_consultation(services, consultation_id, actor="cli")
+        )
     )
     if closed.closed_now:
         console.print(f"Closed [bold]{consultation_id}[/bold]; the running bot updates the posts.")
@@ -216,10 +227,11 @@ def consultation_extend(
 ) -> None:
     """Move the deadline (a closed consultation reopens) and re-plan the reminders."""
     from bot.consultations.lifecycle import extend_consultation
-    from bot.engagement import reminders  # noqa: F401
 
     extended = run_async(
-        lambda: _with_db(lambda db: extend_consultation(db, consultation_id, deadline, actor="cli"))
+        lambda: _with_services(
+            lambda services: extend_consultation(services, consultation_id, deadline, actor="cli")
+        )
     )
     c = extended.consultation
     verb = "Reopened" if extended.reopened else "Extended"

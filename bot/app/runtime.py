@@ -10,16 +10,16 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 
 from bot.answering.anonymity import ensure_anon_secret
+from bot.answering.inbox import InboxWorker
+from bot.answering.responding import warm_answering_caches
+from bot.app import wiring
 from bot.app.bolt import build_app
 from bot.app.server import HttpServer, make_web_app
-from bot.consultations import lifecycle  # noqa: F401
 from bot.consultations.directory import load_directory
 from bot.consultations.files import load_directory_file
 from bot.core.services import Services
 from bot.core.settings import Settings
-from bot.delivery.outbox import OutboxWorker
 from bot.delivery.scheduling import make_scheduler, run_ticks
-from bot.engagement import reminders  # noqa: F401
 from bot.slack.client import make_client
 from storage.db import Database
 from storage.migrate import current_revision, head_revision, upgrade
@@ -67,35 +67,32 @@ class Runtime:
         # Closed in stop(); every Web API call of this process shares its connections.
         self._http = aiohttp.ClientSession()
         client = make_client(token, settings.slack_api_url, session=self._http)
-        outbox = OutboxWorker(db, client, per_channel_interval=self.options.per_channel_interval)
-        services = Services(settings=settings, db=db, client=client, outbox=outbox)
+        services = wiring.build_services(
+            settings, db, client, per_channel_interval=self.options.per_channel_interval
+        )
         services.anon_secret = await ensure_anon_secret(db, settings)
         secret = (
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
             else ""
         )
-        self.app = build_app(services, signing_secret=secret)
+        self.app = build_app(services, wiring.subcommands(), signing_secret=secret)
         try:
             identity = await client.auth_test()
-            services.extras["bot_user_id"] = identity.get("user_id")
+            services.bot_user_id = identity.get("user_id")
         except Exception as exc:  # offline or a bad token: the first request will say so
             log.warning("auth.test failed at start: %s", type(exc).__name__)
-        from bot.answering.inbox import InboxWorker
-
         services.inbox = InboxWorker(services)
-        outbox.give_way = services.load.give_way
         if self.options.start_outbox:
-            outbox.start()
+            services.outbox.start()
             services.inbox.start()
         if self.options.start_scheduler:
-            scheduler = make_scheduler(services, interval_seconds=self.options.tick_seconds)
+            ticks = wiring.ticks()
+            scheduler = make_scheduler(services, ticks, interval_seconds=self.options.tick_seconds)
             scheduler.start()
-            services.extras["scheduler"] = scheduler
+            services.scheduler = scheduler
             # Whatever fell due while we were down is handled now, not a tick later.
-            services.in_background(run_ticks(services))
-        from bot.answering.responding import warm_answering_caches
-
+            services.in_background(run_ticks(services, ticks))
         services.in_background(warm_answering_caches(services))
         self.services = services
         if self.options.freeze_startup_heap:
@@ -129,7 +126,7 @@ class Runtime:
         if self.services is not None:
             # No new ticks; then let listeners still running after their ack, a tick in
             # progress and cache loads finish, so nothing is cancelled mid-query.
-            scheduler = self.services.extras.get("scheduler")
+            scheduler = self.services.scheduler
             if scheduler is not None and scheduler.running:
                 scheduler.pause()
             await self.services.stop_background()

@@ -97,7 +97,7 @@ async def health(services: Services) -> tuple[bool, dict[str, Any]]:
         healthy = False
         report["database"] = f"unavailable: {type(exc).__name__}"
     now = utcnow()
-    scheduler = services.extras.get("scheduler")
+    scheduler = services.scheduler
     if scheduler is not None:
         report["scheduler"] = scheduler_state(scheduler)
         healthy = healthy and report["scheduler"] == "running"

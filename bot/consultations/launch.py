@@ -24,7 +24,7 @@ from bot.consultations.catalogue import (
     target_networks,
 )
 from bot.core.services import Services
-from bot.delivery.outbox import BatchProgress, batch_progress, enqueue, renderer
+from bot.delivery.outbox import BatchProgress, batch_progress, enqueue
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -35,9 +35,6 @@ from storage.models import (
     utcnow,
 )
 
-# Planned by the reminders service when a consultation opens (registered there, if present).
-LaunchHook = Callable[[Any, Consultation], Awaitable[None]]
-ON_LAUNCH: list[LaunchHook] = []
 PROGRESS_THROTTLE_SECONDS = 5
 
 
@@ -75,8 +72,8 @@ async def start_launch(services: Services, consultation_id: str, *, actor: str) 
             stored.launched_at = utcnow()
             stored.launched_by = actor
             session.add(stored)
-            for hook in ON_LAUNCH:
-                await hook(session, stored)
+            for hook in services.hooks.on_open:  # e.g. the reminder plan, in this transaction
+                await hook(session, stored, utcnow())
         for network in networks:
             existing = await session.get(ConsultationPost, (consultation_id, network.id))
             if existing is not None:
@@ -128,11 +125,8 @@ async def start_launch(services: Services, consultation_id: str, *, actor: str) 
                 detail={"networks": [n.id for n in networks], "queued": queued},
             )
         )
-    from bot.answering.responding import forget_consultation_state, warm_answering_caches  # (cycle)
-
-    forget_consultation_state(services, consultation_id)
-    # Members press Respond as soon as the posts appear: have what answering reads ready.
-    services.in_background(warm_answering_caches(services))
+    # Members press Respond as soon as the posts appear: the hooks have what answering reads ready.
+    services.after_change(consultation_id)
     services.outbox.wake()
     return LaunchStarted(consultation_id, networks, queued)
 
@@ -239,7 +233,6 @@ async def refresh_posts(
         )
 
 
-@renderer("consultation_post")
 async def render_consultation_post(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
     """The post as it should look now: current count, and Closed once the consultation is."""
     consultation_id, network_id = payload["consultation_id"], payload["network_id"]

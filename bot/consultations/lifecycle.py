@@ -26,41 +26,22 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.consultations.blocks.notes import closing_note, extended_note
 from bot.consultations.catalogue import (
     ConsultationError,
-    get_consultation,
     respondents_by_network,
-    target_networks,
 )
 from bot.consultations.files import parse_offset
 from bot.consultations.launch import refresh_posts
-from bot.core.permissions import Actor, Role
 from bot.core.services import Services
 from bot.core.timefmt import human_deadline
-from bot.delivery.outbox import backlog, enqueue, renderer
-from bot.delivery.scheduling import tick
-from bot.engagement.blocks import (
-    NetworkRate,
-    PlannedReminder,
-    StatusReport,
-    closing_note,
-    extended_note,
-)
-from bot.engagement.reminders import (
-    cancel_reminders,
-    gather_audience,
-    plan_reminders,
-    withdraw_consultation_dms,
-)
+from bot.delivery.outbox import enqueue
 from storage.db import Database
 from storage.models import (
     AuditEntry,
     Consultation,
     ConsultationPost,
     Network,
-    Region,
-    ReminderPlan,
-    Response,
     utcnow,
 )
 
@@ -83,7 +64,12 @@ async def _count_events(session: AsyncSession, consultation_id: str, action: str
 
 
 async def _after_close(
-    session: AsyncSession, consultation: Consultation, *, actor: str | None, detail: dict
+    session: AsyncSession,
+    services: Services,
+    consultation: Consultation,
+    *,
+    actor: str | None,
+    detail: dict,
 ) -> None:
     """Everything that follows a close, in the transaction that claimed it."""
     number = await _count_events(session, consultation.id, "consultation.close") + 1
@@ -112,19 +98,18 @@ async def _after_close(
             depends_on_id=post.outbox_id,
             consultation_id=consultation.id,
         )
-    cancelled = await cancel_reminders(session, consultation.id)
-    withdrawn = await withdraw_consultation_dms(session, consultation.id)
+    for hook in services.hooks.on_close:  # e.g. cancel the reminders, in this transaction
+        detail = {**detail, **await hook(session, consultation.id)}
     session.add(
         AuditEntry(
             actor=actor,
             action="consultation.close",
             consultation_id=consultation.id,
-            detail={**detail, "reminders_cancelled": cancelled, "dms_withdrawn": withdrawn},
+            detail=detail,
         )
     )
 
 
-@renderer("closing_note")
 async def render_closing_note(db: Database, payload: dict) -> dict:
     """The closing note with the count as it stands when it is posted (final once closed)."""
     consultation_id, network_id = payload["consultation_id"], payload["network_id"]
@@ -150,11 +135,12 @@ class Closed:
 
 
 async def close_consultation(
-    db: Database, consultation_id: str, *, actor: str | None, now: datetime | None = None
+    services: Services, consultation_id: str, *, actor: str | None, now: datetime | None = None
 ) -> Closed:
-    """Close an open consultation now (staff). Closing twice is harmless: the second says so."""
+    """Close an open consultation now (staff). Closing twice is harmless: the second says so.
+    The posts, closing notes, reminders and this process's caches follow by themselves."""
     now = now or utcnow()
-    async with db.session() as session:
+    async with services.db.session() as session:
         consultation = await session.get(Consultation, consultation_id)
         if consultation is None:
             raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
@@ -174,15 +160,19 @@ async def close_consultation(
         await session.refresh(consultation)
         await _after_close(
             session,
+            services,
             consultation,
             actor=actor,
             detail={"by": "staff", "original_deadline": original.isoformat()},
         )
+    services.after_change(consultation_id)
+    services.outbox.wake()
     return Closed(consultation, closed_now=True)
 
 
-async def close_due(db: Database, now: datetime | None = None) -> list[str]:
+async def close_due(services: Services, now: datetime | None = None) -> list[str]:
     """Close every open consultation whose deadline has passed; each is claimed by one caller."""
+    db = services.db
     now = now or utcnow()
     async with db.session() as session:
         due = (
@@ -209,22 +199,20 @@ async def close_due(db: Database, now: datetime | None = None) -> list[str]:
             consultation = await session.get(Consultation, consultation_id)
             assert consultation is not None
             await session.refresh(consultation)
-            await _after_close(session, consultation, actor=None, detail={"by": "deadline"})
+            await _after_close(
+                session, services, consultation, actor=None, detail={"by": "deadline"}
+            )
         closed.append(consultation_id)
-    return closed
-
-
-@tick("deadlines")
-async def close_at_deadline(services: Services) -> list[str]:
-    from bot.answering.responding import forget_consultation_state
-
-    closed = await close_due(services.db)
+        services.after_change(consultation_id)
     if closed:
         log.info("closed at their deadline: %s", ", ".join(closed))
-        for consultation_id in closed:
-            forget_consultation_state(services, consultation_id)
         services.outbox.wake()
     return closed
+
+
+async def close_at_deadline(services: Services) -> list[str]:
+    """The tick job: close what is due."""
+    return await close_due(services)
 
 
 # --- extending -------------------------------------------------------------------------------
@@ -262,7 +250,7 @@ class Extended:
 
 
 async def extend_consultation(
-    db: Database,
+    services: Services,
     consultation_id: str,
     new_deadline: str | datetime,
     *,
@@ -271,7 +259,7 @@ async def extend_consultation(
 ) -> Extended:
     """Move the deadline (a closed consultation reopens), update the posts, recompute reminders."""
     now = now or utcnow()
-    async with db.session() as session:
+    async with services.db.session() as session:
         consultation = await session.get(Consultation, consultation_id, with_for_update=True)
         if consultation is None:
             raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
@@ -293,7 +281,8 @@ async def extend_consultation(
         session.add(consultation)
         await session.flush()
         if consultation.status == "open":
-            await plan_reminders(session, consultation, now)
+            for hook in services.hooks.on_open:  # e.g. re-plan the reminders
+                await hook(session, consultation, now)
             number = await _count_events(session, consultation_id, "consultation.extend") + 1
             posts = (
                 await session.exec(
@@ -336,57 +325,9 @@ async def extend_consultation(
                 },
             )
         )
+    services.after_change(consultation_id)
+    services.outbox.wake()
     return Extended(consultation, reopened, previous)
-
-
-# --- status ----------------------------------------------------------------------------------
-
-
-async def consultation_status(
-    services: Services, consultation_id: str, actor: Actor, now: datetime | None = None
-) -> StatusReport:
-    """Response rate per network (respondents among the channel's people), time left, the
-    reminder plan and the outbox backlog; a lead also sees the count of their own regions."""
-    now = now or utcnow()
-    view = await get_consultation(services.db, consultation_id)
-    consultation = view.consultation
-    networks = await target_networks(services.db, consultation)
-    audience = await gather_audience(services, view, networks)
-    rates = [NetworkRate(n.name, *audience.count(n.id)) for n in networks]
-    async with services.db.session() as session:
-        plan = (
-            await session.exec(
-                select(ReminderPlan)
-                .where(ReminderPlan.consultation_id == consultation_id)
-                .order_by(col(ReminderPlan.due_at))
-            )
-        ).all()
-        respondents = (
-            await session.exec(
-                select(func.count()).where(Response.consultation_id == consultation_id)
-            )
-        ).one()
-        regions: dict[str, int] = {}
-        if actor.role is Role.LEAD:
-            for region_id in sorted(actor.lead_regions):
-                region = await session.get(Region, region_id)
-                regions[region.name if region else region_id] = (
-                    await session.exec(
-                        select(func.count()).where(
-                            Response.consultation_id == consultation_id,
-                            Response.region_id == region_id,
-                        )
-                    )
-                ).one()
-    return StatusReport(
-        consultation=consultation,
-        networks=rates,
-        reminders=[PlannedReminder(r.offset_label, r.due_at, r.status) for r in plan],
-        backlog=await backlog(services.db, consultation_id),
-        now=now,
-        respondents=respondents,
-        regions=regions,
-    )
 
 
 def deadline_moved_text(extended: Extended) -> str:

@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.settings import Settings
 from bot.delivery.outbox import OutboxWorker
 from bot.slack.membership import ChannelMembers
 from bot.slack.people import WorkspacePeople
 from storage.db import Database
+from storage.models import Consultation
+
+if TYPE_CHECKING:  # the rooms' per-process parts, named here for their types only
+    from bot.answering.inbox import InboxWorker
+    from bot.answering.responding import AnsweringCaches
+    from bot.consultations.launch import QueuedProgress
+
+# In the transaction that opens a consultation (launch, or an extend that reopens or moves it).
+OnOpen = Callable[[AsyncSession, Consultation, datetime], Awaitable[None]]
+# In the transaction that closes one; returns figures for the audit entry (e.g. reminders cancelled).
+OnClose = Callable[[AsyncSession, str], Awaitable[Mapping[str, int]]]
+# After any lifecycle change has committed, in this process (e.g. forget cached state).
+AfterChange = Callable[["Services", str], None]
+
+
+@dataclass
+class LifecycleHooks:
+    """What other rooms do when a consultation opens, closes or changes: listed by the
+    composition root (bot/app/wiring.py), run by the lifecycle services themselves."""
+
+    on_open: list[OnOpen] = field(default_factory=list)
+    on_close: list[OnClose] = field(default_factory=list)
+    after_change: list[AfterChange] = field(default_factory=list)
 
 
 @dataclass
@@ -52,13 +77,17 @@ class Services:
     members: ChannelMembers = field(init=False)
     people: WorkspacePeople = field(init=False)
     load: RequestLoad = field(default_factory=RequestLoad)
-    # Records accepted submissions after the ack (bot.answering.inbox.InboxWorker); set by the runtime.
-    inbox: Any = None
-    # Filled by the runtime: e.g. the scheduler, for health checks.
-    extras: dict[str, Any] = field(default_factory=dict)
-    last_tick: datetime | None = (
-        None  # when the scheduler's last tick finished (bot.delivery.scheduling)
-    )
+    hooks: LifecycleHooks = field(default_factory=LifecycleHooks)
+    # Records accepted submissions after the ack; set by the runtime.
+    inbox: InboxWorker | None = None
+    # The ticker, when this process runs one (for /healthz and an orderly stop).
+    scheduler: AsyncIOScheduler | None = None
+    bot_user_id: str | None = None  # from auth.test at start: the bot ignores its own messages
+    # What answering reads on every submission (status, form), refreshed in the background.
+    answering_caches: AnsweringCaches | None = None
+    # Which channel-post count updates this process has already queued (one per 5 s bucket).
+    queued_progress: QueuedProgress | None = None
+    last_tick: datetime | None = None  # when the scheduler's last tick finished
 
     _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
 
@@ -75,6 +104,15 @@ class Services:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    async def give_way(self) -> bool:
+        """Background work waits (briefly) while Slack's acks queue; see RequestLoad."""
+        return await self.load.give_way()
+
+    def after_change(self, consultation_id: str) -> None:
+        """Run the after-change hooks for a consultation whose state this process changed."""
+        for hook in self.hooks.after_change:
+            hook(self, consultation_id)
 
     @property
     def working(self) -> int:

@@ -17,7 +17,7 @@ import os
 import random
 import socket
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,17 +75,9 @@ RENEW_AFTER = 0.25
 FORGET_WHEN_SENT = "forget-when-sent"
 
 # Payloads that must reflect the state at send time (e.g. a post's live response count) are
-# stored as {"render": name, ...} and rendered by the function registered here when sent.
+# stored as {"render": name, ...} and rendered when sent by the renderer of that name, from the
+# list the composition root hands the worker (bot/app/wiring.py).
 Renderer = Callable[[Database, dict[str, Any]], Awaitable[dict[str, Any]]]
-RENDERERS: dict[str, Renderer] = {}
-
-
-def renderer(name: str) -> Callable[[Renderer], Renderer]:
-    def register(func: Renderer) -> Renderer:
-        RENDERERS[name] = func
-        return func
-
-    return register
 
 
 @dataclass(frozen=True)
@@ -236,8 +228,10 @@ class OutboxWorker:
         claim_size: int = 50,
         poll_interval: float = 0.5,
         worker_id: str | None = None,
+        renderers: Mapping[str, Renderer] | None = None,
     ) -> None:
         self.db = db
+        self.renderers: Mapping[str, Renderer] = renderers or {}
         # Set by the runtime: lets Slack's waiting acks go first during a rush.
         self.give_way: Callable[[], Awaitable[bool]] | None = None
         self.client = _without_rate_limit_retries(client)
@@ -504,7 +498,7 @@ class OutboxWorker:
     ) -> dict[str, Any]:
         payload = dict(row.payload)
         if "render" in payload:
-            payload = await RENDERERS[payload.pop("render")](self.db, payload)
+            payload = await self.renderers[payload.pop("render")](self.db, payload)
         if dependency is not None:
             payload["channel"] = dependency.result_channel or payload.get("channel")
             if row.method == "chat.update":

@@ -1,7 +1,7 @@
 """Reminders: planned from a consultation's offsets when it opens, sent once by a claiming tick.
 
 Planning. Each offset (`7d`, `2d`, `4h`) becomes a `ReminderPlan` row when the consultation is
-launched (an `ON_LAUNCH` hook), and is recomputed when the deadline moves: rows not yet sent are
+launched (a lifecycle hook the composition root lists), and is recomputed when the deadline moves: rows not yet sent are
 replaced, sent ones are kept (an offset is sent at most once per consultation). Day offsets are
 wall-clock arithmetic in the consultation's time zone (2d before 17:00 BST is 17:00 two local
 days earlier, whatever the clocks did); hours, minutes and seconds are exact durations. An offset
@@ -52,12 +52,10 @@ from bot.consultations.catalogue import (
     target_networks,
 )
 from bot.consultations.files import parse_offset
-from bot.consultations.launch import ON_LAUNCH
 from bot.core.permissions import Actor, reminder_scope, resolve_actor_in, scopes_overlap
 from bot.core.services import Services
 from bot.core.timefmt import human_time
-from bot.delivery.outbox import Outgoing, enqueue, enqueue_many, renderer
-from bot.delivery.scheduling import tick
+from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
 from bot.engagement.blocks import reminder_dm, thread_reminder
 from storage.db import Database, insert_or_ignore
 from storage.models import (
@@ -160,7 +158,12 @@ async def plan_reminders(
     await session.flush()
 
 
-ON_LAUNCH.append(plan_reminders)
+async def stop_reminders_at_close(session: AsyncSession, consultation_id: str) -> dict[str, int]:
+    """The close hook: no more rounds, and queued reminder DMs withdrawn (figures for the audit)."""
+    return {
+        "reminders_cancelled": await cancel_reminders(session, consultation_id),
+        "dms_withdrawn": await withdraw_consultation_dms(session, consultation_id),
+    }
 
 
 async def cancel_reminders(session: AsyncSession, consultation_id: str) -> int:
@@ -394,7 +397,6 @@ async def enqueue_round(
     return RoundCounts(dms_now, dms_later, threads)
 
 
-@renderer("reminder_dm")
 async def render_reminder_dm(db: Database, payload: dict[str, Any]) -> dict[str, Any]:
     """The DM as it reads when it is sent (time left, a moved deadline, after Stop)."""
     async with db.read_session() as session:
@@ -506,7 +508,6 @@ async def send_reminder(services: Services, plan_id: int, now: datetime) -> Roun
     return counts
 
 
-@tick("reminders")
 async def send_due_reminders(services: Services, now: datetime | None = None) -> int:
     """Claim and send every due reminder; returns how many rounds went out."""
     now = now or utcnow()
@@ -563,7 +564,6 @@ async def withdraw_consultation_dms(session: AsyncSession, consultation_id: str)
     return await _cancel_outbox(session, [i for i in ids if i is not None], "withdrawn: closed")
 
 
-@tick("reminder-withdrawals")
 async def withdraw_stale_reminders(services: Services, now: datetime | None = None) -> int:
     """Cancel queued reminder DMs whose member has since responded or opted out, or whose
     consultation is no longer open."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,18 +58,13 @@ class CommandContext:
             await self.ack(response_type="ephemeral", text=text)
 
 
-Subcommand = Callable[[CommandContext], Awaitable[None]]
-SUBCOMMANDS: dict[str, Subcommand] = {}
-USAGE: dict[str, str] = {}
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/consult` subcommand; the composition root lists them (bot/app/wiring.py)."""
 
-
-def subcommand(name: str, usage: str) -> Callable[[Subcommand], Subcommand]:
-    def register(func: Subcommand) -> Subcommand:
-        SUBCOMMANDS[name] = func
-        USAGE[name] = usage
-        return func
-
-    return register
+    name: str
+    usage: str
+    run: Callable[[CommandContext], Awaitable[None]]
 
 
 def parse(text: str) -> list[str]:
@@ -80,14 +75,18 @@ def parse(text: str) -> list[str]:
 
 
 async def dispatch(
-    services: Services, body: dict[str, Any], ack: AsyncAck, respond: AsyncRespond
+    services: Services,
+    subcommands: Mapping[str, Subcommand],
+    body: dict[str, Any],
+    ack: AsyncAck,
+    respond: AsyncRespond,
 ) -> None:
     words = parse(body.get("text", ""))
     name = words[0].lower() if words else "help"
     user_id = body.get("user_id") or ""
     actor = await resolve_actor(services.db, user_id)
-    if name not in COMMAND_ROLES:
-        known = ", ".join(f"`{n}`" for n in SUBCOMMANDS)
+    if name not in COMMAND_ROLES or name not in subcommands:
+        known = ", ".join(f"`{n}`" for n in subcommands)
         text = f"I don't know `{escape(name)}`. Try one of: {known}."
         await ack(response_type="ephemeral", text=text, blocks=ephemeral_text(text))
         return
@@ -97,22 +96,12 @@ async def dispatch(
             response_type="ephemeral", text=decision.reason, blocks=ephemeral_text(decision.reason)
         )
         return
-    handler = SUBCOMMANDS[name]
-    await handler(CommandContext(services, actor, words[1:], body, ack, respond))
+    await subcommands[name].run(CommandContext(services, actor, words[1:], body, ack, respond))
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    # Subcommand modules register themselves on import.
-    from handlers.commands import (  # noqa: F401
-        export,
-        general,
-        launch,
-        lifecycle,
-        new,
-        remind,
-        summary,
-    )
+def register(app: AsyncApp, services: Services, subcommands: Sequence[Subcommand]) -> None:
+    by_name = {subcommand.name: subcommand for subcommand in subcommands}
 
     @app.command("/consult")
     async def consult(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await dispatch(services, body, ack, respond)
+        await dispatch(services, by_name, body, ack, respond)

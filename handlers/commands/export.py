@@ -6,10 +6,9 @@ from bot.consultations.catalogue import ConsultationError
 from bot.reporting.exports import FORMATS, ExportError
 from bot.reporting.exports.delivery import send_export_to_dm
 from bot.slack.text import escape
-from handlers.commands import CommandContext, subcommand
+from handlers.commands import CommandContext
 
 
-@subcommand("export", "/consult export ID [docx|md|csv|xlsx|json]")
 async def export_command(ctx: CommandContext) -> None:
     if not ctx.args:
         await ctx.reply("Usage: `/consult export ID [docx|md|csv|xlsx|json]` (default docx).")

@@ -5,15 +5,13 @@ from __future__ import annotations
 from bot.consultations.blocks.listing import help_blocks, list_blocks
 from bot.consultations.catalogue import list_consultations
 from bot.core.permissions import Role, authorize
-from handlers.commands import CommandContext, subcommand
+from handlers.commands import CommandContext
 
 
-@subcommand("help", "/consult help")
 async def help_command(ctx: CommandContext) -> None:
     await ctx.reply("What consultbot can do for you", help_blocks(ctx.actor.role.value))
 
 
-@subcommand("list", "/consult list")
 async def list_command(ctx: CommandContext) -> None:
     # Members see what they can answer; staff and leads also see drafts and closed ones.
     statuses = ("open",) if ctx.actor.role is Role.MEMBER else None

@@ -7,7 +7,7 @@ from bot.consultations.launch import start_launch, wait_for_launch
 from bot.delivery.outbox import BatchProgress
 from bot.slack.blocks import ephemeral_text
 from bot.slack.text import escape
-from handlers.commands import CommandContext, subcommand
+from handlers.commands import CommandContext
 
 
 def progress_text(consultation_id: str, progress: BatchProgress) -> str:
@@ -30,7 +30,6 @@ def progress_text(consultation_id: str, progress: BatchProgress) -> str:
     return "\n".join(lines)
 
 
-@subcommand("launch", "/consult launch ID")
 async def launch_command(ctx: CommandContext) -> None:
     if not ctx.args:
         await ctx.reply("Usage: `/consult launch ID` — see `/consult list` for ids.")

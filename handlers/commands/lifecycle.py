@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from bot.answering.responding import forget_consultation_state
 from bot.consultations.catalogue import ConsultationError
 from bot.consultations.lifecycle import (
     close_consultation,
-    consultation_status,
     deadline_moved_text,
     extend_consultation,
 )
 from bot.engagement.blocks import status_blocks
+from bot.engagement.status import consultation_status
 from bot.slack.blocks import ephemeral_text
 from bot.slack.text import escape
-from handlers.commands import CommandContext, subcommand
+from handlers.commands import CommandContext
 
 
 async def _refuse(ctx: CommandContext, exc: ConsultationError) -> None:
     await ctx.reply(str(exc), ephemeral_text(escape(str(exc))))
 
 
-@subcommand("status", "/consult status ID")
 async def status_command(ctx: CommandContext) -> None:
     if not ctx.args:
         await ctx.reply("Usage: `/consult status ID` — see `/consult list` for ids.")
@@ -34,19 +32,16 @@ async def status_command(ctx: CommandContext) -> None:
     await ctx.reply(f"Status of {report.consultation.title}", status_blocks(report))
 
 
-@subcommand("close", "/consult close ID")
 async def close_command(ctx: CommandContext) -> None:
     if not ctx.args:
         await ctx.reply("Usage: `/consult close ID` — see `/consult list` for ids.")
         return
     consultation_id = ctx.args[0]
     try:
-        closed = await close_consultation(ctx.services.db, consultation_id, actor=ctx.actor.user_id)
+        closed = await close_consultation(ctx.services, consultation_id, actor=ctx.actor.user_id)
     except ConsultationError as exc:
         await _refuse(ctx, exc)
         return
-    forget_consultation_state(ctx.services, consultation_id)
-    ctx.services.outbox.wake()
     if closed.closed_now:
         text = (
             f":lock: `{escape(consultation_id)}` is closed: the posts now say Closed and "
@@ -57,7 +52,6 @@ async def close_command(ctx: CommandContext) -> None:
     await ctx.reply(text, ephemeral_text(text))
 
 
-@subcommand("extend", "/consult extend ID DATE")
 async def extend_command(ctx: CommandContext) -> None:
     if len(ctx.args) < 2:
         text = (
@@ -68,12 +62,10 @@ async def extend_command(ctx: CommandContext) -> None:
         return
     try:
         extended = await extend_consultation(
-            ctx.services.db, ctx.args[0], " ".join(ctx.args[1:]), actor=ctx.actor.user_id
+            ctx.services, ctx.args[0], " ".join(ctx.args[1:]), actor=ctx.actor.user_id
         )
     except ConsultationError as exc:
         await _refuse(ctx, exc)
         return
-    forget_consultation_state(ctx.services, ctx.args[0])
-    ctx.services.outbox.wake()
     text = deadline_moved_text(extended)
     await ctx.reply(text, ephemeral_text(text))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from bot.consultations.blocks.new_consultation import new_consultation_modal
 from bot.consultations.directory import list_networks
-from handlers.commands import CommandContext, subcommand
+from handlers.commands import CommandContext
 
 
-@subcommand("new", "/consult new")
 async def new_command(ctx: CommandContext) -> None:
     await ctx.ack_silently()
     networks = await list_networks(ctx.services.db)

@@ -7,10 +7,9 @@ from bot.consultations.catalogue import ConsultationError
 from bot.engagement.reminders import nudge, nudge_reply
 from bot.slack.blocks import ephemeral_text
 from bot.slack.text import escape
-from handlers.commands import CommandContext, subcommand
+from handlers.commands import CommandContext
 
 
-@subcommand("remind", "/consult remind ID [NETWORK]")
 async def remind_command(ctx: CommandContext) -> None:
     if not ctx.args:
         await ctx.reply("Usage: `/consult remind ID [NETWORK]` — see `/consult list` for ids.")

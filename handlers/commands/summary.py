@@ -8,10 +8,9 @@ from bot.consultations.catalogue import ConsultationError
 from bot.core.permissions import authorize
 from bot.reporting.summary import SummaryRefused, build_summary, upload_chart
 from bot.slack.text import escape
-from handlers.commands import CommandContext, subcommand
+from handlers.commands import CommandContext
 
 
-@subcommand("summary", "/consult summary ID [REGION]")
 async def summary_command(ctx: CommandContext) -> None:
     if not ctx.args:
         await ctx.reply("Usage: `/consult summary ID [REGION]` — see `/consult list` for ids.")

@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
-from tests.unit.bot.reporting.test_aggregation import CONSULTATION, DIRECTORY, setup
 from typer.testing import CliRunner
 
 from bot.answering.anonymity import pseudonym
@@ -15,6 +14,7 @@ from bot.reporting.aggregation import aggregate
 from bot.reporting.exports.data import export_rows
 from storage.db import Database
 from storage.models import Response, ResponseRevision
+from tests.unit.bot.reporting.test_aggregation import CONSULTATION, DIRECTORY, setup
 
 FILE = (
     "respondent,name,organisation,networks,region,question id,answer value,answer,comment,quote consent\n"

@@ -20,13 +20,13 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.app.bolt import build_app
 from bot.app.runtime import prepare_database
 from bot.app.server import make_web_app, to_bolt_request
+from bot.app.wiring import subcommands
 from bot.core.services import Services
 from bot.core.settings import Settings
-from bot.delivery.outbox import OutboxWorker
 from bot.demo.sandbox.driver import compute_signature
-from bot.slack.client import make_client
 from storage.db import Database
 from storage.models import utcnow
+from tests.conftest import wired_services
 
 SECRET = "unit-signing-secret"
 
@@ -41,18 +41,13 @@ class FakeScheduler:
 
 
 def services_for(url: str) -> Services:
-    db = Database(url)
-    client = make_client("xoxb-unit", "http://127.0.0.1:9/api/")
-    return Services(
-        settings=Settings(SLACK_BOT_TOKEN="xoxb-unit", SLACK_SIGNING_SECRET=SECRET),
-        db=db,
-        client=client,
-        outbox=OutboxWorker(db, client),
+    return wired_services(
+        Database(url), Settings(SLACK_BOT_TOKEN="xoxb-unit", SLACK_SIGNING_SECRET=SECRET)
     )
 
 
 async def client_for(services: Services) -> TestClient:
-    app = build_app(services, signing_secret=SECRET)
+    app = build_app(services, subcommands(), signing_secret=SECRET)
     client = TestClient(TestServer(make_web_app(app, services, signing_secret=SECRET)))
     await client.start_server()
     return client
@@ -62,7 +57,7 @@ async def client_for(services: Services) -> TestClient:
 async def healthy(tmp_path: Path) -> AsyncIterator[TestClient]:
     services = services_for(f"sqlite+aiosqlite:///{tmp_path / 'health.db'}")
     await prepare_database(services.db)
-    services.extras["scheduler"] = FakeScheduler(running=True)
+    services.scheduler = FakeScheduler(running=True)
     client = await client_for(services)
     try:
         yield client
@@ -87,7 +82,7 @@ async def test_healthz_reports_database_outbox_and_scheduler(healthy: TestClient
 async def test_healthz_is_503_when_the_database_is_down() -> None:
     # Nothing listens on port 1: every connection attempt is refused at once.
     services = services_for("postgresql+asyncpg://postgres@127.0.0.1:1/consultbot")
-    services.extras["scheduler"] = FakeScheduler(running=True)
+    services.scheduler = FakeScheduler(running=True)
     client = await client_for(services)
     try:
         response = await client.get("/healthz")
@@ -108,7 +103,7 @@ async def health_with(
     `last_tick` ago (None: none yet)."""
     services = services_for(f"sqlite+aiosqlite:///{tmp_path / 'health.db'}")
     await prepare_database(services.db)
-    services.extras["scheduler"] = scheduler
+    services.scheduler = scheduler
     if last_tick is not None:
         services.last_tick = utcnow() - last_tick
     client = await client_for(services)
@@ -142,7 +137,7 @@ async def test_healthz_reports_a_recent_tick_as_healthy(tmp_path: Path) -> None:
 async def test_healthz_is_503_when_the_scheduler_stopped(tmp_path: Path) -> None:
     services = services_for(f"sqlite+aiosqlite:///{tmp_path / 'health.db'}")
     await prepare_database(services.db)
-    services.extras["scheduler"] = FakeScheduler(running=False)
+    services.scheduler = FakeScheduler(running=False)
     client = await client_for(services)
     try:
         response = await client.get("/healthz")

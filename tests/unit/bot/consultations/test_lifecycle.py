@@ -29,6 +29,7 @@ from storage.models import (
     ReminderPlan,
     utcnow,
 )
+from tests.conftest import wired_services
 
 LONDON = "Europe/London"
 
@@ -90,7 +91,9 @@ async def test_the_deadline_closes_once_even_when_two_replicas_tick_together(
     await _open_consultation(db, now - timedelta(seconds=1))
     other = Database(db.url)
     try:
-        first, second = await asyncio.gather(close_due(db, now), close_due(other, now))
+        first, second = await asyncio.gather(
+            close_due(wired_services(db), now), close_due(wired_services(other), now)
+        )
     finally:
         await other.dispose()
     assert sorted(first + second) == ["c1"]
@@ -106,7 +109,7 @@ async def test_the_deadline_closes_once_even_when_two_replicas_tick_together(
     assert plan == ["cancelled"]
     assert len(audit) == 1 and audit[0].detail["by"] == "deadline"
     # Nothing more to do on the next tick.
-    assert await close_due(db, utcnow()) == []
+    assert await close_due(wired_services(db), utcnow()) == []
 
 
 async def test_closing_early_moves_the_deadline_and_extend_reopens_and_replans(
@@ -115,13 +118,15 @@ async def test_closing_early_moves_the_deadline_and_extend_reopens_and_replans(
     now = utcnow()
     original = now + timedelta(days=5)
     await _open_consultation(db, original)
-    closed = await close_consultation(db, "c1", actor="U01STAFF", now=now)
+    closed = await close_consultation(wired_services(db), "c1", actor="U01STAFF", now=now)
     assert closed.closed_now and closed.consultation.deadline == now
-    assert (await close_consultation(db, "c1", actor="U01STAFF")).closed_now is False
+    assert (
+        await close_consultation(wired_services(db), "c1", actor="U01STAFF")
+    ).closed_now is False
 
     with pytest.raises(ConsultationError, match="already passed"):
-        await extend_consultation(db, "c1", "2020-01-01", actor="U01STAFF")
-    extended = await extend_consultation(db, "c1", "+3d", actor="U01STAFF", now=now)
+        await extend_consultation(wired_services(db), "c1", "2020-01-01", actor="U01STAFF")
+    extended = await extend_consultation(wired_services(db), "c1", "+3d", actor="U01STAFF", now=now)
     assert extended.reopened and extended.consultation.status == "open"
     async with db.session() as session:
         plan = {r.offset_label: r.status for r in (await session.exec(select(ReminderPlan))).all()}
@@ -138,9 +143,9 @@ async def test_a_draft_cannot_be_closed_and_an_unknown_id_is_named(db: Database)
             )
         )
     with pytest.raises(ConsultationError, match="has not been launched"):
-        await close_consultation(db, "d1", actor="U01STAFF")
+        await close_consultation(wired_services(db), "d1", actor="U01STAFF")
     with pytest.raises(ConsultationError, match="no consultation with id 'nope'"):
-        await close_consultation(db, "nope", actor="U01STAFF")
+        await close_consultation(wired_services(db), "nope", actor="U01STAFF")
 
 
 def test_cli_close_and_extend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""What reminder DMs, thread reminders, closing notes and the status report say."""
+"""What reminder DMs, thread reminders and the status report say."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from bot.engagement.blocks import (
     NetworkRate,
     PlannedReminder,
     StatusReport,
-    closing_note,
     reminder_dm,
     responded_line,
     status_blocks,
@@ -68,12 +67,6 @@ def test_reminder_dm_has_respond_and_stop_until_stopped() -> None:
     stopped = reminder_dm(consultation(), now=NOW, stopped=True)
     assert actions(stopped) == ["respond"]
     assert "won't get more reminders" in render_blocks_as_text(stopped["blocks"])
-
-
-def test_closing_note_gives_the_final_count() -> None:
-    note = closing_note(consultation("closed"), respondents=12, network_name="ICS Network")
-    assert "*12* members of the ICS Network responded" in note["text"]
-    assert "No members" in closing_note(consultation(), respondents=0, network_name="X")["text"]
 
 
 def test_status_shows_rates_next_reminder_and_backlog() -> None:
