@@ -238,8 +238,8 @@ async def _measure(url: str, mode: str) -> dict[str, float]:
     import tempfile
 
     from bot.reporting.aggregation import aggregate
-    from bot.reporting.exports.draft import write_draft
     from bot.reporting.exports.data import export_json
+    from bot.reporting.exports.draft import write_draft
     from storage.db import Database
 
     if mode != "plain":
@@ -329,7 +329,7 @@ def main() -> None:
                 previous[mode] = (n, measured["seconds"])
             print(row, flush=True)
     print(
-        "json s: the DESIGN §9 aggregate without themes; +themes: with themes; docx s: the whole "
+        "json s: the docs/contracts.md, Export JSON aggregate without themes; +themes: with themes; docx s: the whole "
         "Word draft (aggregate, comments, themes, charts, tables, checks, file). Targets at "
         "25,000: json < 2 s, docx < 20 s; peak < 1 GB at 100,000."
     )

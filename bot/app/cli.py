@@ -1,4 +1,4 @@
-"""`consultbot` command line (DESIGN §7). Exit codes: 0 ok, 1 user error (one line), 2 usage."""
+"""`consultbot` command line (docs/contracts.md, Command line). Exit codes: 0 ok, 1 user error (one line), 2 usage."""
 
 from __future__ import annotations
 
@@ -120,7 +120,9 @@ def db_upgrade() -> None:
 
 @directory_app.command("load")
 def directory_load(
-    file: Annotated[Path, typer.Argument(help="Directory YAML (DESIGN §6).")],
+    file: Annotated[
+        Path, typer.Argument(help="Directory YAML (docs/contracts.md, Directory file).")
+    ],
 ) -> None:
     """Load or refresh networks, regions, leads, staff and member profiles."""
     directory = run_async(lambda: _parse(lambda: load_directory_file(file)))
@@ -140,7 +142,9 @@ async def _parse(parse: Callable[[], T]) -> T:
 
 @consultation_app.command("add")
 def consultation_add(
-    file: Annotated[Path, typer.Argument(help="Consultation YAML (DESIGN §5).")],
+    file: Annotated[
+        Path, typer.Argument(help="Consultation YAML (docs/contracts.md, Consultation file).")
+    ],
 ) -> None:
     """Add a consultation from a file (nothing is stored if the file has problems)."""
     spec = run_async(lambda: _parse(lambda: load_consultation_file(file)))

@@ -1,4 +1,4 @@
-"""The consultation file (DESIGN §5) and the directory file (DESIGN §6), parsed with pydantic.
+"""The consultation file (docs/contracts.md, Consultation file) and the directory file (docs/contracts.md, Directory file), parsed with pydantic.
 
 Every problem is reported as `field.path: what is wrong`, all at once, and nothing is stored
 unless the whole file is valid.

@@ -1,4 +1,4 @@
-"""Who may do what (DESIGN §8). Every permission check in consultbot goes through here."""
+"""Who may do what (docs/contracts.md, Slack surface). Every permission check in consultbot goes through here."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Decision:
 
 ALLOW = Decision(True)
 
-# The slash-command actions and the roles allowed to run them (DESIGN §8).
+# The slash-command actions and the roles allowed to run them (docs/contracts.md, Slack surface).
 COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "help": frozenset(Role),
     "list": frozenset(Role),

@@ -55,7 +55,7 @@ _QUOTE_CONSENT_CUM = tuple(accumulate((0.45, 0.40, 0.15)))
 
 @dataclass(frozen=True, slots=True)
 class QuestionSpec:
-    """One question of a consultation (DESIGN §5); ``options`` holds option *values*."""
+    """One question of a consultation (docs/contracts.md, Consultation file); ``options`` holds option *values*."""
 
     id: str
     text: str
@@ -116,7 +116,7 @@ class Persona:
 
 
 def slugify(text: str) -> str:
-    """The value of a choice option given as text (DESIGN §5): ``Middle way`` -> ``middle-way``."""
+    """The value of a choice option given as text (docs/contracts.md, Consultation file): ``Middle way`` -> ``middle-way``."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 

@@ -4,7 +4,7 @@ Every count is computed in SQL with GROUP BY over the current revision of each r
 (`responses.current_revision_id -> answers`, and `answer_selections` for multi choice), so the
 work stays in the database however many respondents there are. Percentages are of those who
 answered the question, rounded half up to one decimal place with integer arithmetic (no float
-artefacts like 22.499999). The export JSON (DESIGN §9) is `Aggregate.to_export_json()`.
+artefacts like 22.499999). The export JSON (docs/contracts.md, Export JSON) is `Aggregate.to_export_json()`.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ class Aggregate(BaseModel):
         raise KeyError(key)
 
     def to_export_json(self) -> dict[str, Any]:
-        """DESIGN §9 exactly (contract keys first), plus extra keys for drafting and scripts."""
+        """docs/contracts.md, Export JSON exactly (contract keys first), plus extra keys for drafting and scripts."""
 
         def breakdown(b: Breakdown) -> dict[str, Any]:
             out: dict[str, Any] = {
@@ -497,7 +497,7 @@ async def aggregate(
     network_members: Mapping[str, int] | None = None,
     with_themes: bool = True,
 ) -> Aggregate:
-    """Counts, percentages and breakdowns of the current answers in scope (DESIGN §9).
+    """Counts, percentages and breakdowns of the current answers in scope (docs/contracts.md, Export JSON).
 
     `network_members` is each network's channel membership (Slack's conversations.members);
     without it a network's members are those of its members we know of (its respondents).

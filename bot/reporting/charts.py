@@ -1,4 +1,4 @@
-"""PNG charts for Slack summaries and the Word draft response (DESIGN.md §10).
+"""PNG charts for Slack summaries and the Word draft response (docs/contracts.md, The draft formal response).
 
 Uses matplotlib's object-oriented API with the Agg canvas directly (no pyplot), so charts can be
 drawn from worker threads without touching global figure state or needing a display.

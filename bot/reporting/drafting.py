@@ -1,4 +1,4 @@
-"""The draft formal response (DESIGN.md §10): built from the export data, checked, then written.
+"""The draft formal response (docs/contracts.md, The draft formal response): built from the export data, checked, then written.
 
 ``build_draft`` is pure: it turns the export JSON (§9) and the comments per question into a
 ``Draft`` of sentences, tables, charts, themes, suggested positions and an appendix. Wording comes
@@ -73,7 +73,7 @@ APPENDIX_LIMIT: Final = 2000
 MAX_QUOTES: Final = 3
 #: Options named in a multi-choice headline (the table shows all of them).
 MAX_HEADLINE_OPTIONS: Final = 4
-#: Rules for material differences when the export does not list them (DESIGN.md §9 extras).
+#: Rules for material differences when the export does not list them (beyond docs/contracts.md, Export JSON).
 DIFFERENCE_MIN_GAP: Final = 15.0
 DIFFERENCE_MIN_ANSWERS: Final = 10
 #: Material differences named in words per dimension (the tables show every group).
@@ -997,7 +997,7 @@ def build_draft(
     appendix_limit: int | None = APPENDIX_LIMIT,
     with_charts: bool = True,
 ) -> Draft:
-    """The draft response for ``export`` (DESIGN.md §9 shape) and its comments.
+    """The draft response for ``export`` (docs/contracts.md, Export JSON shape) and its comments.
 
     ``comments_by_question`` maps question ids to records with ``text``, ``quote_consent``
     ("named" | "anonymous" | "no"), ``attribution`` and ``choice`` (``CommentRecord``\\ s or

@@ -1,4 +1,4 @@
-"""House-style proportion phrases for the draft formal response (DESIGN.md §10).
+"""House-style proportion phrases for the draft formal response (docs/contracts.md, The draft formal response).
 
 Briefings by membership bodies report views as "Just under a quarter (22 per cent) of system
 leaders ..." or "Almost two thirds (63 per cent) were supportive ...". Every such phrase here is
@@ -118,7 +118,7 @@ def proportion_phrase(pct: float) -> str:
 def round_pct(pct: float) -> float:
     """Round to one decimal place, half up, never rounding a partial share to 0 or 100.
 
-    Figures are published to one decimal place (DESIGN.md §9); "all" and "none" must only ever be
+    Figures are published to one decimal place (docs/contracts.md, Export JSON); "all" and "none" must only ever be
     said when literally true, so 99.96 shows as 99.9 and 0.02 as 0.1.
     """
     value = _check_pct(pct)

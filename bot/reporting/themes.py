@@ -1,4 +1,4 @@
-"""Themes from members' free-text comments: offline, deterministic, fast (DESIGN.md §9, §10).
+"""Themes from members' free-text comments: offline, deterministic, fast (docs/contracts.md, Export JSON and The draft formal response).
 
 The draft response reports "the themes with how many raised each and representative quotes".
 Themes are found with TF-IDF + (optional) LSA + k-means, all seeded, so the same comments always
@@ -105,7 +105,7 @@ class Theme:
     quotes: list[Quote] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """Shape used by the JSON export (DESIGN.md §9)."""
+        """Shape used by the JSON export (docs/contracts.md, Export JSON)."""
         return {
             "label": self.label,
             "count": self.count,

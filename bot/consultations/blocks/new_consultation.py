@@ -119,7 +119,7 @@ def new_consultation_modal(networks: list[Network], timezone: str) -> dict[str, 
 
 @dataclass(frozen=True)
 class NewForm:
-    data: dict[str, Any]  # a consultation file's fields (DESIGN §5)
+    data: dict[str, Any]  # a consultation file's fields (docs/contracts.md, Consultation file)
 
 
 def _value(state: dict[str, Any], block: str) -> Any:

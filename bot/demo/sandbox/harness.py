@@ -27,7 +27,8 @@ from bot.demo.sandbox.slack_api import SandboxSlack
 from storage.models import InboxSubmission, OutboxMessage
 
 SIGNING_SECRET = "sandbox-signing-secret"
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
+# The example files ship inside the package (bot/demo/examples links to the top-level examples/).
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass

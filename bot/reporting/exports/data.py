@@ -1,4 +1,4 @@
-"""Data exports: the aggregate as JSON (DESIGN §9), and every answer as CSV or XLSX.
+"""Data exports: the aggregate as JSON (docs/contracts.md, Export JSON), and every answer as CSV or XLSX.
 
 CSV and XLSX hold one row per respondent and question, in columns the import reads back
 (`bot.answering.importing`). Anonymous consultations get a stable "R0001" number instead of the

@@ -1,4 +1,4 @@
-"""The draft formal response as a Word document (DESIGN.md §10), from a ``bot.reporting.drafting.Draft``.
+"""The draft formal response as a Word document (docs/contracts.md, The draft formal response), from a ``bot.reporting.drafting.Draft``.
 
 Layout only: every sentence, heading and label comes from the draft (and so from
 ``prompts/drafting/wording.j2``), and every figure has been computed and checked before this runs.

@@ -1,4 +1,4 @@
-"""`consultbot` command line (DESIGN §7): exit codes 0 ok, 1 user error on stderr, 2 usage."""
+"""`consultbot` command line (docs/contracts.md, Command line): exit codes 0 ok, 1 user error on stderr, 2 usage."""
 
 from __future__ import annotations
 

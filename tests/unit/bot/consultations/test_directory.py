@@ -1,4 +1,4 @@
-"""Loading the directory file (DESIGN §6) into the database, on SQLite and PostgreSQL."""
+"""Loading the directory file (docs/contracts.md, Directory file) into the database, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

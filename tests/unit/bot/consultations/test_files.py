@@ -1,4 +1,4 @@
-"""The consultation file (DESIGN §5) and the directory file (DESIGN §6): what parses, and the
+"""The consultation file (docs/contracts.md, Consultation file) and the directory file (docs/contracts.md, Directory file): what parses, and the
 one-line problems a user gets for a file that does not."""
 
 from __future__ import annotations

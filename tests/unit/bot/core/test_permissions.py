@@ -1,4 +1,4 @@
-"""Who may do what (DESIGN §8): staff everything; leads list/status/summary/remind for their own
+"""Who may do what (docs/contracts.md, Slack surface): staff everything; leads list/status/summary/remind for their own
 regions; members list and help. A refusal carries a one-line reason."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ TWO_REGION_LEAD = Actor("U01LEADX", lead_regions=frozenset({"north-west", "londo
 MEMBER = Actor("U01MEMBER")
 ACTORS = {Role.STAFF: STAFF, Role.LEAD: LEAD, Role.MEMBER: MEMBER}
 
-# The table of DESIGN §8, written out so a change to COMMAND_ROLES is a visible decision.
+# The table of docs/contracts.md (Slack surface), written out so a change to COMMAND_ROLES is a visible decision.
 EXPECTED: dict[str, set[Role]] = {
     "help": {Role.STAFF, Role.LEAD, Role.MEMBER},
     "list": {Role.STAFF, Role.LEAD, Role.MEMBER},

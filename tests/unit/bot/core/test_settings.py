@@ -1,4 +1,4 @@
-"""Configuration from the environment and `.env` (DESIGN §4)."""
+"""Configuration from the environment and `.env` (docs/contracts.md, Configuration)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ def _group(answered: int, counts: dict[str, int]) -> dict[str, Any]:
 
 
 def _export(*, title: str = "Integrating care") -> dict[str, Any]:
-    """The poll of 40 in the export shape of DESIGN.md §9 (with the drafting extras)."""
+    """The poll of 40 in the export shape of docs/contracts.md, Export JSON (with the drafting extras)."""
     stance = dict(zip(STANCES, (5, 20, 8, 5, 2), strict=True))
     ics = dict(zip(STANCES, (5, 17, 4, 2, 0), strict=True))
     mhn = dict(zip(STANCES, (0, 3, 4, 3, 2), strict=True))
