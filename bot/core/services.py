@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # the rooms' per-process parts, named here for their types on
     from bot.answering.inbox import InboxWorker
     from bot.answering.responding import AnsweringCaches
     from bot.consultations.launch import QueuedProgress
+
+T = TypeVar("T")
 
 # In the transaction that opens a consultation (launch, or an extend that reopens or moves it).
 OnOpen = Callable[[AsyncSession, Consultation, datetime], Awaitable[None]]
@@ -89,20 +91,21 @@ class Services:
     queued_progress: QueuedProgress | None = None
     last_tick: datetime | None = None  # when the scheduler's last tick finished
 
-    _background: set[asyncio.Task[Any]] = field(default_factory=set, repr=False)
+    _background: set[asyncio.Task[object]] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         self.members = ChannelMembers(self.client, spawn=self.in_background)
         self.people = WorkspacePeople(self.client)
 
-    def in_background(self, work: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+    def in_background(self, work: Coroutine[object, None, T]) -> asyncio.Task[T]:
         """Run `work` without waiting for it (holding the task, so it is not collected)."""
         return self.track(asyncio.get_running_loop().create_task(work))
 
-    def track(self, task: asyncio.Task[Any]) -> asyncio.Task[Any]:
+    def track(self, task: asyncio.Task[T]) -> asyncio.Task[T]:
         """Have `stop_background` wait for `task`: a listener Bolt runs after the ack, a tick."""
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        held = cast("asyncio.Task[object]", task)  # held only to be awaited, whatever it returns
+        self._background.add(held)
+        held.add_done_callback(self._background.discard)
         return task
 
     async def give_way(self) -> bool:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -21,12 +21,15 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 
+T = TypeVar("T")
+
+
 class TickContext(Protocol):
     """What the ticker needs of the services it hands each job (bot.core.services.Services)."""
 
     last_tick: datetime | None
 
-    def track(self, task: asyncio.Task[Any]) -> asyncio.Task[Any]: ...
+    def track(self, task: asyncio.Task[T]) -> asyncio.Task[T]: ...
 
     async def give_way(self) -> bool: ...
 
