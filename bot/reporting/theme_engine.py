@@ -13,12 +13,15 @@ scikit-learn only, and stays fast on large inputs: the vocabulary and the topics
 bounded, seeded sample of points and every other point is then coded against the fitted themes.
 
 Choices were made by measurement on bench/data (python bench/themes.py): points rather than whole
-comments, NMF topics over word + adjacent-pair TF-IDF rather than k-means (with or without LSA),
-and coding each point to every theme within a margin of its best.
+comments; NMF topics over TF-IDF of words and adjacent word pairs rather than k-means (with or
+without LSA, which scored the same as plain TF-IDF); the number of themes by merging topics that
+share their main words (silhouette only ever grows with k on short texts); and coding each point
+to every theme that explains at least half as much of it as its best theme does.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import math
@@ -31,7 +34,7 @@ from typing import Final
 
 import numpy as np
 from scipy import sparse
-from sklearn.decomposition import NMF
+from sklearn.decomposition import NMF, non_negative_factorization
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
@@ -120,21 +123,28 @@ _STOP_WORDS: Final[frozenset[str]] = frozenset(ENGLISH_STOP_WORDS | _OPINION_WOR
 # start or end it.
 _LABEL_JOINERS: Final[frozenset[str]] = frozenset({"and", "for", "of", "in", "on", "to", "with"})
 _NEVER_LAST: Final[frozenset[str]] = frozenset({"plus", "including", "via", "versus", "etc"})
-# Common English verbs and evaluative adjectives: a heading neither starts nor ends with one
-# ("Simplify section 75", "Staff recover", "Time with proper"). General English, not tied to any
-# consultation; without a part-of-speech tagger this list is what keeps labels noun phrases.
-_NOT_AT_EDGE: Final[frozenset[str]] = frozenset(
+# Common English verbs, which neither start nor end a heading ("Simplify section 75", "Staff
+# recover"), and adjectives, which may start one ("Proper backfill") but never end it ("Local").
+# General English, not tied to any consultation: without a part-of-speech tagger (none ships
+# offline) these lists are what keep labels noun phrases.
+_VERBS: Final[frozenset[str]] = frozenset(
     """
     allow allowed allows ask asked bring brings build builds cause change changes come comes
     create creates cut cuts deliver delivers delay develop did do does ensure ensures fix fixes
-    get gets give gives go goes hold holds help helps keep keeps know knows lead leads leave
-    let lets look looks lose make makes mean means move moves prevent provide provides put puts
-    recover reduce remain remove run runs see seems set sets simplify sit sits start stop take
-    takes tell tried try turn understand use used uses work works write
-    bad best better big clear easier easy full good great hard huge key large main new old
-    poor proper real right simple small strong true wide wider wrong
+    get gets give gives go goes hold holds help helps invest keep keeps know knows lead leads
+    leave let lets look looks lose make makes mean means move moves prevent provide provides put
+    puts raise raises recover reduce remain remove run runs see seems set sets simplify sit sits
+    start stop take takes tell tried try turn understand use used uses work works write
     """.split()
 )
+_ADJECTIVES: Final[frozenset[str]] = frozenset(
+    """
+    bad best better big clear different easier easy full good great hard huge key large local
+    main many much national new old other own poor proper real right same several simple small
+    strong true whole wide wider wrong
+    """.split()
+)
+
 
 MAX_QUOTE_CHARS: Final = 300
 _MAX_QUOTES: Final = 3
@@ -143,9 +153,8 @@ _FIT_SAMPLE_POINTS: Final = 4000  # points the vocabulary, LSA and clusters are 
 _NMF_MAX_ITER: Final = 400
 _MAX_TOPIC_OVERLAP: Final = 0.25
 _KEY_TERMS: Final = 2  # a theme's key hashes its strongest terms: few, so a refresh keeps them
-_MIN_K: Final = 2
-_ASSIGN_MIN_SIMILARITY: Final = 0.15  # cosine to a theme below which a point fits no theme
-_SECOND_THEME_RATIO: Final = 0.8  # a point also counts in a theme nearly as close as its best
+_MIN_TOPIC_SHARE: Final = 0.2  # a point explained less than this by every theme fits none
+_SECOND_THEME_RATIO: Final = 0.5  # a point also counts in a theme explaining half its best
 _MIN_THEME_SHARE: Final = 0.02  # themes raised by fewer respondents than this are folded away
 _MIN_THEME_RESPONDENTS: Final = 3
 _MAX_LABEL_WORDS: Final = 6
@@ -279,6 +288,7 @@ _SUFFIXES: Final = (
 _MIN_STEM: Final = 4
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a corpus repeats a few thousand words many times
 def _stem(word: str) -> str:
     """Fold the commonest English suffixes so "pooled", "pooling" and "pool" are one feature.
 
@@ -377,20 +387,37 @@ def _choose_topics(matrix: sparse.csr_matrix, max_themes: int, seed: int) -> np.
     return topics if len(topics) else None
 
 
-def _similarities(matrix: sparse.csr_matrix, topics: np.ndarray) -> np.ndarray:
-    """Cosine of every point to every topic vector (points are already unit length)."""
-    return np.asarray(matrix @ normalize(topics).T)
+def _topic_shares(matrix: sparse.csr_matrix, topics: np.ndarray) -> np.ndarray:
+    """How much of each (unit-length) point each topic explains, one column per topic.
+
+    The point is written as a non-negative mix of the fixed topics, so a clause about two
+    subjects gets weight on both while a word shared by two topics is not counted twice; coding
+    by these shares beat cosine to each topic on bench/data (measured: purity 0.74 against 0.71
+    at the same F1).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weights, _, _ = non_negative_factorization(
+            matrix,
+            H=topics.astype(matrix.dtype),
+            n_components=topics.shape[0],
+            init="custom",
+            update_H=False,
+            max_iter=_NMF_MAX_ITER,
+        )
+    return np.asarray(weights * np.linalg.norm(topics, axis=1)[None, :])
 
 
-def _code_points(similarity: np.ndarray) -> list[list[int]]:
-    """Each point's themes: the closest, plus any nearly as close; none if nothing is close."""
+def _code_points(shares: np.ndarray) -> list[list[int]]:
+    """Each point's themes: the one explaining most of it, plus any explaining at least
+    _SECOND_THEME_RATIO as much; none when no theme explains _MIN_TOPIC_SHARE of it."""
     coded: list[list[int]] = []
-    for row in similarity:
+    for row in shares:
         best = float(row.max()) if row.size else 0.0
-        if best < _ASSIGN_MIN_SIMILARITY:
+        if best < _MIN_TOPIC_SHARE:
             coded.append([])
             continue
-        bar = max(_ASSIGN_MIN_SIMILARITY, _SECOND_THEME_RATIO * best)
+        bar = max(_MIN_TOPIC_SHARE, _SECOND_THEME_RATIO * best)
         coded.append([int(c) for c in np.flatnonzero(row >= bar)])
     return coded
 
@@ -413,7 +440,7 @@ def _phrases_of(text: str) -> set[tuple[str, str]]:
     words = [(m.group(), m.start()) for m in _TOKEN_RE.finditer(text)]
     found: set[tuple[str, str]] = set()
     for i, (first, _) in enumerate(words):
-        if first.lower() in _STOP_WORDS or first.lower() in _NOT_AT_EDGE or first.isdigit():
+        if first.lower() in _STOP_WORDS or first.lower() in _VERBS or first.isdigit():
             continue
         for j in range(i, min(i + _MAX_LABEL_WORDS, len(words))):
             word = words[j][0].lower()
@@ -421,7 +448,7 @@ def _phrases_of(text: str) -> set[tuple[str, str]]:
                 break
             if word in _STOP_WORDS and word not in _LABEL_JOINERS:
                 break
-            if word in _LABEL_JOINERS or word in _NEVER_LAST or word in _NOT_AT_EDGE:
+            if word in _LABEL_JOINERS or word in _NEVER_LAST or word in _VERBS | _ADJECTIVES:
                 continue  # may sit inside a phrase, never end it
             if word.endswith("ly"):
                 continue
@@ -614,7 +641,7 @@ def code_comments(
 
     # Themes too small to report are folded away and their points re-coded against the rest.
     for _ in range(max_themes):
-        point_themes = _code_points(_similarities(tfidf, centres))
+        point_themes = _code_points(_topic_shares(tfidf, centres))
         point_themes = [t if has_terms[i] else [] for i, t in enumerate(point_themes)]
         raised = _respondents_per_theme(points, point_themes, comments, len(centres))
         floor = max(_MIN_THEME_RESPONDENTS, math.ceil(_MIN_THEME_SHARE * len(everyone)))
@@ -630,7 +657,7 @@ def code_comments(
     sample_texts = [point_texts[i] for i in fit_rows]
     sample_themes = [point_themes[i] for i in fit_rows]
     labels, keywords = _label_themes(sample_texts, sample_themes, len(centres))
-    similarity = _similarities(tfidf, centres)
+    shares = _topic_shares(tfidf, centres)
 
     themes: list[CodedTheme] = []
     keys: list[str] = []
@@ -650,7 +677,7 @@ def code_comments(
                 description=_describe(labels[theme], keywords[theme], len(respondent_keys)),
                 respondent_keys=respondent_keys,
                 stance=_stance_mix(respondent_keys, comments),
-                quotes=_quotes(members, similarity[:, theme], points, comments),
+                quotes=_quotes(members, shares[:, theme], points, comments),
             )
         )
 
@@ -696,12 +723,12 @@ def _stance_mix(respondent_keys: Sequence[str], comments: Sequence[CommentInput]
 
 def _quotes(
     members: np.ndarray,
-    similarity: np.ndarray,
+    shares: np.ndarray,
     points: Sequence[_Point],
     comments: Sequence[CommentInput],
 ) -> tuple[str, ...]:
-    """The points closest to the theme's centre, one per respondent, verbatim."""
-    order = members[np.lexsort((members, -similarity[members]))]
+    """The points the theme explains best, one per respondent, verbatim."""
+    order = members[np.lexsort((members, -shares[members]))]
     quotes: list[str] = []
     people: set[str] = set()
     seen: set[str] = set()
