@@ -450,7 +450,7 @@ def _phrases_of(text: str) -> set[tuple[str, str]]:
                 break
             if word in _LABEL_JOINERS or word in _NEVER_LAST or word in _VERBS | _ADJECTIVES:
                 continue  # may sit inside a phrase, never end it
-            if word.endswith("ly"):
+            if word.endswith("ly") or _looks_adjectival(word):
                 continue
             if "'" in word or "’" in word:  # "i'd", "don't": speech, not a subject
                 break
@@ -459,6 +459,12 @@ def _phrases_of(text: str) -> set[tuple[str, str]]:
             key = " ".join(_stem(w.lower()) for w, _ in run)
             found.add((key, surface))
     return found
+
+
+def _looks_adjectival(word: str) -> bool:
+    """Endings that mostly mark adjectives and participles ("specialised", "financial",
+    "pooled"): a heading does not end on one, though it may start with one."""
+    return len(word) > 4 and word.endswith(("ed", "ous", "ful", "ical", "ial"))
 
 
 def _crosses_punctuation(text: str, left: tuple[str, int], right: tuple[str, int]) -> bool:
@@ -503,29 +509,38 @@ def _label_themes(
     n_points = max(1, len(point_texts))
 
     ranked: list[list[tuple[float, str]]] = []
+    one_offs: list[list[tuple[float, str]]] = []  # phrases used once in the theme: last resort
     for theme in range(n_themes):
         size = max(1, points_in_theme[theme])
         scored: list[tuple[float, str]] = []
+        rare: list[tuple[float, str]] = []
         for key, entry in stats.items():
             inside = entry.points_by_theme[theme]
-            if inside < 2:
+            if inside < 1:
                 continue
             lift = (inside / size) / (entry.points_by_theme[-1] / n_points)
             if lift <= 1.0:
                 continue
             score = (inside / size) * math.log(lift) * _LENGTH_WEIGHT[min(len(key.split()), 4)]
-            scored.append((score, key))
+            (scored if inside >= 2 else rare).append((score, key))
         scored.sort(key=lambda item: (-item[0], item[1]))
+        rare.sort(key=lambda item: (-item[0], item[1]))
         ranked.append(scored)
+        one_offs.append(rare)
 
     labels: list[str] = []
     keywords: list[list[str]] = []
     taken: set[str] = set()
     # Larger themes choose first so the most-raised theme gets its most natural heading.
     for theme in sorted(range(n_themes), key=lambda t: (-points_in_theme[t], t)):
-        # A phrase of several words wins over any single word; a lone word is the last resort.
-        candidates = [key for _, key in ranked[theme] if " " in key] + [
-            key for _, key in ranked[theme] if " " not in key
+        # A recurring phrase of several words wins over a recurring single word, and both over
+        # wording that only one point used.
+        candidates = [
+            key
+            for group in (ranked[theme], one_offs[theme])
+            for several_words in (True, False)
+            for _, key in group
+            if (" " in key) == several_words
         ]
         label = ""
         for key in candidates:
@@ -534,7 +549,7 @@ def _label_themes(
                 label = candidate
                 break
         if not label:
-            label = f"Other points ({theme + 1})"
+            label = f"Further points ({theme + 1})"
         taken.add(label.lower())
         labels.append(label)
         keywords.append(_keywords(label, [key for _, key in ranked[theme]], stats))
