@@ -37,10 +37,11 @@ from bot.core.vocabulary import GROUP_KEYS, STANCE_GROUPS, STANCE_VALUES
 from bot.reporting import charts
 from bot.reporting.aggregation import Aggregate, Breakdown, QuestionAggregate
 from bot.reporting.phrasing import (
+    ALTERNATIVE_PHRASES,
     PHRASE_BANDS,
+    acceptable_phrases,
     choice_headline,
     format_pct,
-    proportion_phrase,
     round_pct,
     stance_headline,
     with_figure,
@@ -393,7 +394,11 @@ def _statement(text: str, claims: Sequence[Claim] = (), quoted: Sequence[str] = 
 
 _PCT_RE: Final = re.compile(r"(?<![\d.])(\d[\d,]*(?:\.\d+)?) per cent")
 _BRACKETED_RE: Final = re.compile(r"\((\d[\d,]*(?:\.\d+)?) per cent\)")
-_PHRASES: Final = sorted({band.phrase for band in PHRASE_BANDS}, key=len, reverse=True)
+_PHRASES: Final = sorted(
+    {band.phrase for band in PHRASE_BANDS} | {alt[0] for alt in ALTERNATIVE_PHRASES},
+    key=len,
+    reverse=True,
+)
 
 
 def _check_statement(where: str, statement: Statement, export: Aggregate) -> list[str]:
@@ -426,7 +431,7 @@ def _check_statement(where: str, statement: Statement, export: Aggregate) -> lis
         before = text[: m.start()].rstrip().lower()
         said = next((p for p in _PHRASES if before.endswith(p)), None)
         value = float(m.group(1).replace(",", ""))
-        if said is not None and value <= 100 and said != proportion_phrase(value):
+        if said is not None and value <= 100 and said not in acceptable_phrases(value):
             problems.append(
                 f"{where}: '{said}' does not describe {m.group(1)} per cent: {statement.text!r}"
             )

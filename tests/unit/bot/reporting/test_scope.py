@@ -20,9 +20,7 @@ def test_no_filter_is_none_and_regions_are_one_frozen_type() -> None:
     )
     assert Filters(regions=frozenset()).active  # an empty set still narrows
     assert Filters(regions=frozenset()).chosen_regions() == []
-    assert Filters(region="london", regions={"london", "north-west"}).chosen_regions() == [
-        "london"
-    ]
+    assert Filters(region="london", regions={"london", "north-west"}).chosen_regions() == ["london"]
     assert Filters(network="ics").chosen_regions() is None
     assert Filters(regions=["b", "a"]).describe() == {
         "region": None,
