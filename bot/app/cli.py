@@ -331,6 +331,7 @@ async def _export(
 
     from bot.consultations.catalogue import get_consultation
     from bot.reporting.exports import ExportError, write_export
+    from bot.reporting.scope import Filters
     from storage.models import Network
 
     consultation = await get_consultation(db, consultation_id)
@@ -351,8 +352,7 @@ async def _export(
                 consultation_id,
                 fmt,
                 target,
-                region=region,
-                network=network,
+                filters=Filters(region=region, network=network),
                 network_members=members,
                 organisation=config.organisation,
                 progress=lambda text: progress.update(stage, description=text),

@@ -22,14 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-STANCES: list[tuple[str, str]] = [
-    ("strongly_agree", "Strongly agree"),
-    ("agree", "Agree"),
-    ("undecided", "Undecided"),
-    ("disagree", "Disagree"),
-    ("strongly_disagree", "Strongly disagree"),
-]
-STANCE_LABELS = dict(STANCES)
+from bot.core.vocabulary import STANCES
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 USER_ID = r"^[UW][A-Z0-9]{2,}$"

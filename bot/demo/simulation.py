@@ -32,13 +32,15 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Literal
 
+from bot.core.vocabulary import STANCE_GROUPS, STANCE_VALUES
+
 QuestionKind = Literal["stance", "single_choice", "multi_choice", "free_text"]
 CommentRule = Literal["optional", "required", "none"]
 QuoteConsent = Literal["named", "anonymous", "no"]
 
-STANCES: tuple[str, ...] = ("strongly_agree", "agree", "undecided", "disagree", "strongly_disagree")
-SUPPORTIVE = frozenset({"strongly_agree", "agree"})
-AGAINST = frozenset({"disagree", "strongly_disagree"})
+STANCES: tuple[str, ...] = STANCE_VALUES
+SUPPORTIVE = frozenset(STANCE_GROUPS["supportive"])
+AGAINST = frozenset(STANCE_GROUPS["disagree"])
 
 #: share of answers to a question with an optional comment that do carry one
 COMMENT_RATE = 0.70

@@ -4,7 +4,13 @@ Every count is computed in SQL with GROUP BY over the current revision of each r
 (`responses.current_revision_id -> answers`, and `answer_selections` for multi choice), so the
 work stays in the database however many respondents there are. Percentages are of those who
 answered the question, rounded half up to one decimal place with integer arithmetic (no float
-artefacts like 22.499999). The export JSON (docs/contracts.md, Export JSON) is `Aggregate.to_export_json()`.
+artefacts like 22.499999).
+
+The result is a typed `Aggregate` that summaries, charts, the draft and the exports all read;
+the export JSON (docs/contracts.md, Export JSON) is written from it only at the edge, by
+`Aggregate.to_export_json()`. Optional fields (matrix `rows`, a themes codebook's ids,
+descriptions and stance mix) are left out of the JSON when absent, so the contract's bytes
+stay the same for consultations that do not use them.
 """
 
 from __future__ import annotations
@@ -18,13 +24,20 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.consultations.catalogue import ConsultationView, QuestionView, get_consultation
-from bot.consultations.files import STANCES
 from bot.core.timefmt import local
+from bot.core.vocabulary import (
+    GROUP_KEYS,
+    STANCES,
+    Group,
+    grouped_counts,
+    material_gap,
+)
+from bot.reporting.scope import UNKNOWN_REGION, Filters
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -35,23 +48,6 @@ from storage.models import (
     ResponseNetwork,
 )
 
-UNKNOWN_REGION = "unknown"
-SUPPORTIVE = ("strongly_agree", "agree")
-OPPOSED = ("disagree", "strongly_disagree")
-STANCE_GROUPS: dict[str, tuple[str, ...]] = {
-    "supportive": SUPPORTIVE,
-    "undecided": ("undecided",),
-    "disagree": OPPOSED,
-}
-GROUP_LABELS = {
-    "supportive": "Supportive (strongly agree or agree)",
-    "undecided": "Undecided",
-    "disagree": "Disagree (disagree or strongly disagree)",
-}
-# A difference between two networks (or regions) is "material" when their supportive shares
-# differ by at least this many percentage points and each side has at least this many answers.
-MATERIAL_GAP_POINTS = 15
-MATERIAL_MIN_ANSWERS = 10
 COMMENT_BATCH = 2000
 
 
@@ -63,26 +59,6 @@ def percent(count: int, total: int) -> float:
     return tenths / 10
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Whose answers to count: one region, one network, and/or a regional lead's regions."""
-
-    region: str | None = None
-    network: str | None = None
-    regions: frozenset[str] | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.region is not None or self.network is not None or self.regions is not None
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "region": self.region,
-            "network": self.network,
-            "regions": sorted(self.regions) if self.regions is not None else None,
-        }
-
-
 # --- the result ------------------------------------------------------------------------------
 
 
@@ -91,8 +67,8 @@ class ConsultationInfo(BaseModel):
     title: str
     deadline: str  # ISO 8601 with offset, in the consultation's time zone
     status: str
-    timezone: str
-    anonymous: bool
+    timezone: str = "UTC"
+    anonymous: bool = False
 
 
 class NetworkSummary(BaseModel):
@@ -107,21 +83,27 @@ class NetworkSummary(BaseModel):
 
 class RegionSummary(BaseModel):
     name: str
-    respondents: int
+    respondents: int = 0
 
 
 class GroupedStance(BaseModel):
-    counts: dict[str, int]
-    percentages: dict[str, float]
+    counts: dict[Group, int]
+    percentages: dict[Group, float]
 
 
 class Breakdown(BaseModel):
-    """The answers of one network or region to one question."""
+    """The answers of one network or region to one question (or one matrix row)."""
 
     answered: int
     counts: dict[str, int]
     percentages: dict[str, float]
     grouped: GroupedStance | None = None
+
+    def count(self, measure: str) -> int:
+        """An option's count, or a stance group's ("supportive", ...) summed from the counts."""
+        if measure in GROUP_KEYS:
+            return grouped_counts(self.counts)[measure]  # type: ignore[index]
+        return int(self.counts.get(measure, 0))
 
 
 class Difference(BaseModel):
@@ -131,14 +113,22 @@ class Difference(BaseModel):
     higher_pct: float
     lower_pct: float
     gap: float
-    higher_answered: int
-    lower_answered: int
+    higher_answered: int = 0
+    lower_answered: int = 0
 
 
 class ThemeSummary(BaseModel):
+    """A theme found in a question's comments. `label`, `count` and `quotes` are always there;
+    the rest are given by a theme engine that keeps a codebook (left out of the JSON when not)."""
+
     label: str
     count: int
-    quotes: list[str]
+    quotes: list[str] = Field(default_factory=list)
+    id: str | None = None
+    description: str | None = None
+    stance: dict[Group, int] | None = None
+    respondents: list[str] | None = None
+    edited: bool | None = None
 
 
 class OptionInfo(BaseModel):
@@ -146,34 +136,58 @@ class OptionInfo(BaseModel):
     label: str
 
 
+class RowAggregate(Breakdown):
+    """One row of a matrix question: the same options as every other row, counted on their own."""
+
+    text: str
+
+
 class QuestionAggregate(BaseModel):
     id: str
     text: str
     kind: str
-    options: list[OptionInfo]
+    options: list[OptionInfo] = Field(default_factory=list)
     answered: int
-    counts: dict[str, int]
-    percentages: dict[str, float]
+    counts: dict[str, int] = Field(default_factory=dict)
+    percentages: dict[str, float] = Field(default_factory=dict)
     grouped: GroupedStance | None = None
     by_network: dict[str, Breakdown] = Field(default_factory=dict)
     by_region: dict[str, Breakdown] = Field(default_factory=dict)
     differences: list[Difference] = Field(default_factory=list)
     themes: list[ThemeSummary] = Field(default_factory=list)
     comments: int = 0
+    #: Matrix questions only: each row's counts, by row slug, in the file's order.
+    rows: dict[str, RowAggregate] | None = None
+
+    @model_validator(mode="after")
+    def _stance_scale(self) -> QuestionAggregate:
+        # A stance question's options are the scale; a caller need not spell them out.
+        if self.kind == "stance" and not self.options:
+            self.options = [OptionInfo(value=v, label=label) for v, label in STANCES]
+        return self
 
     @property
     def labels(self) -> dict[str, str]:
         return {o.value: o.label for o in self.options}
 
+    def breakdown(self, scope: Literal["all", "network", "region"], group: str | None) -> Breakdown:
+        """The whole question's answers ("all") or one network's / region's; KeyError if absent."""
+        if scope == "all":
+            return Breakdown(
+                answered=self.answered, counts=self.counts, percentages=self.percentages
+            )
+        groups = self.by_network if scope == "network" else self.by_region
+        return groups[str(group)]
+
 
 class Aggregate(BaseModel):
     consultation: ConsultationInfo
     respondents: int
-    imported: int
-    networks: dict[str, NetworkSummary]
-    regions: dict[str, RegionSummary]
+    imported: int = 0
+    networks: dict[str, NetworkSummary] = Field(default_factory=dict)
+    regions: dict[str, RegionSummary] = Field(default_factory=dict)
     questions: list[QuestionAggregate]
-    filters: dict[str, Any] = Field(default_factory=dict)
+    filters: Filters = Field(default_factory=Filters)
     themes_included: bool = False
 
     def question(self, key: str) -> QuestionAggregate:
@@ -183,7 +197,10 @@ class Aggregate(BaseModel):
         raise KeyError(key)
 
     def to_export_json(self) -> dict[str, Any]:
-        """docs/contracts.md, Export JSON exactly (contract keys first), plus extra keys for drafting and scripts."""
+        """The export JSON: the contract's keys first, then extra keys for drafting and scripts.
+
+        The one place the aggregate becomes a dict (`bot.reporting.exports.data.export_json`
+        writes it)."""
 
         def breakdown(b: Breakdown) -> dict[str, Any]:
             out: dict[str, Any] = {
@@ -202,15 +219,24 @@ class Aggregate(BaseModel):
                 "text": q.text,
                 "kind": q.kind,
                 "answered": q.answered,
-                "counts": q.counts,
-                "percentages": q.percentages,
-                "by_network": {k: breakdown(v) for k, v in q.by_network.items()},
-                "by_region": {k: breakdown(v) for k, v in q.by_region.items()},
-                "themes": [t.model_dump() for t in q.themes],
-                "comments": q.comments,
-                "options": [o.model_dump() for o in q.options],
-                "labels": q.labels,
             }
+            if q.rows is not None:
+                item["rows"] = {
+                    slug: {"text": row.text, **breakdown(row)} for slug, row in q.rows.items()
+                }
+            else:
+                item["counts"] = q.counts
+                item["percentages"] = q.percentages
+            item.update(
+                {
+                    "by_network": {k: breakdown(v) for k, v in q.by_network.items()},
+                    "by_region": {k: breakdown(v) for k, v in q.by_region.items()},
+                    "themes": [t.model_dump(exclude_none=True) for t in q.themes],
+                    "comments": q.comments,
+                    "options": [o.model_dump(exclude_none=True) for o in q.options],
+                    "labels": q.labels,
+                }
+            )
             if q.grouped is not None:
                 item["grouped"] = q.grouped.model_dump()
             if q.kind == "stance":
@@ -230,7 +256,7 @@ class Aggregate(BaseModel):
             "questions": questions,
             "imported": self.imported,
             "regions": {k: v.model_dump() for k, v in self.regions.items()},
-            "filters": self.filters,
+            "filters": self.filters.describe(),
             "themes_included": self.themes_included,
         }
 
@@ -373,44 +399,43 @@ class _Tally:
             self.counts[value] = self.counts.get(value, 0) + n
 
 
-def _breakdown(question: QuestionView, tally: _Tally | None) -> Breakdown:
-    tally = tally or _Tally()
-    values = [v for v, _ in _options(question)]
-    raw = tally.counts or {}
+def breakdown_of(
+    kind: str, values: Sequence[str], answered: int, raw: Mapping[str, int]
+) -> Breakdown:
+    """Counts of `values` (in that order) with their percentages of `answered`; a stance
+    question's also grouped (supportive / undecided / disagree)."""
     counts = {v: int(raw.get(v, 0)) for v in values}
-    answered = tally.answered
     percentages = {v: percent(c, answered) for v, c in counts.items()}
     grouped = None
-    if question.kind == "stance":
-        grouped_counts = {g: sum(counts[v] for v in vs) for g, vs in STANCE_GROUPS.items()}
+    if kind == "stance":
+        by_group = grouped_counts(counts)
         grouped = GroupedStance(
-            counts=grouped_counts,
-            percentages={g: percent(c, answered) for g, c in grouped_counts.items()},
+            counts=by_group,
+            percentages={g: percent(c, answered) for g, c in by_group.items()},
         )
     return Breakdown(answered=answered, counts=counts, percentages=percentages, grouped=grouped)
 
 
-def _differences(
+def _breakdown(question: QuestionView, tally: _Tally | None) -> Breakdown:
+    tally = tally or _Tally()
+    values = [v for v, _ in _options(question)]
+    return breakdown_of(question.kind, values, tally.answered, tally.counts or {})
+
+
+def material_differences(
     dimension: Literal["network", "region"], breakdowns: Mapping[str, Breakdown]
 ) -> list[Difference]:
-    """Pairs whose supportive shares differ materially, largest gap first."""
-    eligible = [
-        (key, b)
-        for key, b in breakdowns.items()
-        if b.grouped is not None and b.answered >= MATERIAL_MIN_ANSWERS and key != UNKNOWN_REGION
-    ]
+    """Pairs of groups whose supportive shares differ materially (`bot.core.vocabulary`'s rule),
+    largest gap first. Respondents of no known region are not a group to compare."""
+    eligible = [(key, b) for key, b in breakdowns.items() if key != UNKNOWN_REGION]
     found: list[tuple[Fraction, Difference]] = []
     for (key_a, a), (key_b, b) in combinations(eligible, 2):
-        assert a.grouped is not None and b.grouped is not None
-        share_a = Fraction(a.grouped.counts["supportive"], a.answered)
-        share_b = Fraction(b.grouped.counts["supportive"], b.answered)
-        gap = abs(share_a - share_b)
-        if gap * 100 < MATERIAL_GAP_POINTS:
+        supportive_a, supportive_b = a.count("supportive"), b.count("supportive")
+        gap = material_gap(supportive_a, a.answered, supportive_b, b.answered)
+        if gap is None:
             continue
-        (hk, hi), (lk, lo) = (
-            ((key_a, a), (key_b, b)) if share_a > share_b else ((key_b, b), (key_a, a))
-        )
-        assert hi.grouped is not None and lo.grouped is not None
+        a_higher = Fraction(supportive_a, a.answered) > Fraction(supportive_b, b.answered)
+        (hk, hi), (lk, lo) = ((key_a, a), (key_b, b)) if a_higher else ((key_b, b), (key_a, a))
         found.append(
             (
                 gap,
@@ -418,8 +443,8 @@ def _differences(
                     dimension=dimension,
                     higher=hk,
                     lower=lk,
-                    higher_pct=hi.grouped.percentages["supportive"],
-                    lower_pct=lo.grouped.percentages["supportive"],
+                    higher_pct=percent(hi.count("supportive"), hi.answered),
+                    lower_pct=percent(lo.count("supportive"), lo.answered),
                     gap=percent(gap.numerator, gap.denominator),
                     higher_answered=hi.answered,
                     lower_answered=lo.answered,
@@ -491,6 +516,7 @@ async def aggregate(
     db: Database,
     consultation_id: str,
     *,
+    filters: Filters | None = None,
     region: str | None = None,
     network: str | None = None,
     regions: frozenset[str] | Iterable[str] | None = None,
@@ -501,9 +527,10 @@ async def aggregate(
 
     `network_members` is each network's channel membership (Slack's conversations.members);
     without it a network's members are those of its members we know of (its respondents).
+    `filters` is whose answers count (`region`, `network`, `regions` are shorthands for one).
     Raises ConsultationError for an unknown consultation.
     """
-    filters = Filters(region, network, frozenset(regions) if regions is not None else None)
+    filters = _scope(filters, region, network, regions)
     consultation = await get_consultation(db, consultation_id)
     c = consultation.consultation
     async with db.engine.connect() as conn:
@@ -574,10 +601,7 @@ async def aggregate(
             members, source = int(known_members.get(nid, answered)), "respondents"
         rate = (
             percent(answered, members)
-            if members > 0
-            and source == "slack"
-            and filters.region is None
-            and filters.regions is None
+            if members > 0 and source == "slack" and not filters.by_region
             else None
         )
         networks[nid] = NetworkSummary(
@@ -610,7 +634,9 @@ async def aggregate(
         }
         differences: list[Difference] = []
         if q.kind == "stance":
-            differences = _differences("network", nets) + _differences("region", regs)
+            differences = material_differences("network", nets) + material_differences(
+                "region", regs
+            )
         tally = overall.get((None, q.id))
         questions.append(
             QuestionAggregate(
@@ -643,11 +669,25 @@ async def aggregate(
         networks=networks,
         regions=region_summaries,
         questions=questions,
-        filters=filters.describe(),
+        filters=filters,
     )
     if with_themes:
         await add_themes(db, result, consultation=consultation)
     return result
+
+
+def _scope(
+    filters: Filters | None,
+    region: str | None,
+    network: str | None,
+    regions: frozenset[str] | Iterable[str] | None,
+) -> Filters:
+    shorthand = Filters(region, network, frozenset(regions) if regions is not None else None)
+    if filters is None:
+        return shorthand
+    if shorthand.active:
+        raise TypeError("give either filters or region/network/regions, not both")
+    return filters
 
 
 def _network_order(
@@ -765,6 +805,7 @@ async def comments_for(
     consultation_id: str,
     question_key: str,
     *,
+    filters: Filters | None = None,
     region: str | None = None,
     network: str | None = None,
     regions: frozenset[str] | Iterable[str] | None = None,
@@ -772,7 +813,7 @@ async def comments_for(
     """Every non-empty comment on one question, in scope (for themes and the appendix)."""
     consultation = await get_consultation(db, consultation_id)
     question = _question(consultation, question_key)
-    filters = Filters(region, network, frozenset(regions) if regions is not None else None)
+    filters = _scope(filters, region, network, regions)
     out: list[CommentRecord] = []
     async for batch in iter_comments(db, consultation, question, filters):
         out.extend(batch)
@@ -816,12 +857,7 @@ async def add_themes(
 
     consultation = consultation or await get_consultation(db, result.consultation.id)
     anonymous = consultation.consultation.anonymous
-    f = result.filters
-    filters = Filters(
-        f.get("region"),
-        f.get("network"),
-        frozenset(f["regions"]) if f.get("regions") is not None else None,
-    )
+    filters = result.filters
 
     def as_input(record: CommentRecord) -> Any:
         quotable = (

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
 
+from bot.core.vocabulary import GROUP_KEYS, GROUP_LABELS
 from bot.reporting.aggregation import Aggregate, QuestionAggregate
 from bot.reporting.phrasing import choice_headline, format_pct, no_answers_sentence, stance_headline
 from bot.slack.blocks import as_dicts, context, header, section
@@ -14,7 +15,6 @@ from bot.slack.text import escape, truncate
 
 SHARE_ACTION = "share_summary"
 BAR_WIDTH = 20
-STANCE_GROUPS = [("supportive", "Supportive"), ("undecided", "Undecided"), ("disagree", "Disagree")]
 
 
 def bar(pct: float) -> str:
@@ -49,7 +49,7 @@ def headline(question: QuestionAggregate) -> str:
 
 def _bars(question: QuestionAggregate) -> list[str]:
     if question.kind == "stance" and question.grouped is not None:
-        rows = [(label, question.grouped.percentages.get(key, 0.0)) for key, label in STANCE_GROUPS]
+        rows = [(GROUP_LABELS[g], question.grouped.percentages.get(g, 0.0)) for g in GROUP_KEYS]
     elif question.kind in ("single_choice", "multi_choice"):
         rows = [(o.label, question.percentages.get(o.value, 0.0)) for o in question.options]
     else:
@@ -74,7 +74,7 @@ def summary_blocks(
         ),
     ]
     rates = []
-    scoped = bool(result.filters.get("regions") or result.filters.get("region"))
+    scoped = result.filters.by_region
     for network_id, network in result.networks.items():
         name = escape(network_names.get(network_id, network.name))
         if scoped:

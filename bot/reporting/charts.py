@@ -18,18 +18,12 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from bot.core.vocabulary import STANCE_LABELS, STANCE_VALUES
 from bot.reporting.phrasing import round_pct
 
 __all__ = ["STANCE_COLOURS", "STANCE_KEYS", "STANCE_LABELS", "choice_chart", "stance_chart"]
 
-STANCE_KEYS: Final = ("strongly_agree", "agree", "undecided", "disagree", "strongly_disagree")
-STANCE_LABELS: Final[dict[str, str]] = {
-    "strongly_agree": "Strongly agree",
-    "agree": "Agree",
-    "undecided": "Undecided",
-    "disagree": "Disagree",
-    "strongly_disagree": "Strongly disagree",
-}
+STANCE_KEYS: Final = STANCE_VALUES
 #: Blue / grey / orange diverging palette: distinguishable with the common colour-vision
 #: deficiencies and in greyscale print.
 STANCE_COLOURS: Final[dict[str, str]] = {

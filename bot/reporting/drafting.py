@@ -1,11 +1,12 @@
-"""The draft formal response (docs/contracts.md, The draft formal response): built from the export data, checked, then written.
+"""The draft formal response: built from the typed aggregate, checked, then written.
 
-``build_draft`` is pure: it turns the export JSON (§9) and the comments per question into a
-``Draft`` of sentences, tables, charts, themes, suggested positions and an appendix. Wording comes
+``build_draft`` is pure: it turns the ``Aggregate`` (bot.reporting.aggregation) and the comments
+per question into a ``Draft`` of sentences, tables, charts, themes, suggested positions and an
+appendix. Wording comes
 from ``prompts/drafting/wording.j2`` (staff can reword it) and the house-style phrases from
 ``bot.reporting.phrasing``. Every sentence carries the ``Claim``\\ s behind its figures, and
-``verify_figures`` re-derives each of them from the counts and compares them with the words
-actually printed, so no figure reaches the document unchecked. ``write_draft`` gathers the data
+``verify_figures`` re-derives each of them from the aggregate's counts and compares them with
+the words actually printed, so no figure reaches the document unchecked. ``write_draft`` gathers the data
 from the database, builds, verifies and writes Markdown (plus a ``charts/`` folder) or Word.
 
 Suggested positions follow explicit rules on the computed shares (``suggest_position``):
@@ -13,7 +14,8 @@ Suggested positions follow explicit rules on the computed shares (``suggest_posi
 * stance — supportive >= 60: support; disagree > 50: oppose; supportive >= 40 and more
   supportive than disagree: broadly support; disagree >= 40 and more than supportive:
   reservations; otherwise: mixed. The top two themes are named, and material differences
-  between networks or regions are flagged.
+  between networks or regions (``bot.core.vocabulary``'s rule, found by the aggregation) are
+  flagged.
 * single choice — top option > 50: favour it; ahead of the next by >= 10 points: preferred
   option without a majority; otherwise: divided between the top two.
 * multi choice — prioritise the options selected by at least half of respondents, or else the
@@ -31,16 +33,20 @@ from typing import Any, Final, Literal, TypedDict
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from bot.core.vocabulary import GROUP_KEYS, STANCE_GROUPS, STANCE_VALUES
 from bot.reporting import charts
+from bot.reporting.aggregation import Aggregate, Breakdown, QuestionAggregate
 from bot.reporting.phrasing import (
+    ALTERNATIVE_PHRASES,
     PHRASE_BANDS,
+    acceptable_phrases,
     choice_headline,
     format_pct,
-    proportion_phrase,
     round_pct,
     stance_headline,
     with_figure,
 )
+from bot.reporting.scope import UNKNOWN_REGION, Filters
 from bot.reporting.themes import trim_quote
 
 __all__ = [
@@ -73,9 +79,6 @@ APPENDIX_LIMIT: Final = 2000
 MAX_QUOTES: Final = 3
 #: Options named in a multi-choice headline (the table shows all of them).
 MAX_HEADLINE_OPTIONS: Final = 4
-#: Rules for material differences when the export does not list them (beyond docs/contracts.md, Export JSON).
-DIFFERENCE_MIN_GAP: Final = 15.0
-DIFFERENCE_MIN_ANSWERS: Final = 10
 #: Material differences named in words per dimension (the tables show every group).
 MAX_DIFFERENCES: Final = 2
 #: Thresholds of the suggested-position rules (per cent of those who answered).
@@ -87,17 +90,13 @@ FAVOUR_ABOVE: Final = 50.0
 PREFER_LEAD: Final = 10.0
 PRIORITY_AT: Final = 50.0
 
-STANCE_ORDER: Final = charts.STANCE_KEYS
+STANCE_ORDER: Final = STANCE_VALUES
 #: Stance groupings, as claim measures; prefixed so they never clash with an option's value.
-GROUPED: Final[dict[str, tuple[str, ...]]] = {
-    "group:supportive": ("strongly_agree", "agree"),
-    "group:undecided": ("undecided",),
-    "group:disagree": ("disagree", "strongly_disagree"),
-}
+GROUPED: Final[dict[str, tuple[str, ...]]] = {f"group:{g}": STANCE_GROUPS[g] for g in GROUP_KEYS}
 SUPPORTIVE: Final = "group:supportive"
 UNDECIDED: Final = "group:undecided"
 DISAGREE: Final = "group:disagree"
-_UNKNOWN_REGIONS: Final = frozenset({"", "none", "unknown", "null", "_none", "_unknown"})
+_UNKNOWN_REGIONS: Final = frozenset({UNKNOWN_REGION})
 
 
 class FigureCheckError(ValueError):
@@ -327,60 +326,56 @@ def _field(record: Any, name: str, default: Any = None) -> Any:
     return getattr(record, name, default)
 
 
-def _group(question: Mapping[str, Any], scope: str, group: str | None) -> Mapping[str, Any]:
-    if scope == "all":
-        return question
-    key = "by_network" if scope == "network" else "by_region"
-    data = (question.get(key) or {}).get(group)
-    if data is None:
-        raise FigureCheckError(f"no {scope} {group!r} in question {question.get('id')!r}")
-    return data
+def _group(question: QuestionAggregate, scope: str, group: str | None) -> Breakdown:
+    try:
+        return question.breakdown(scope, group)  # type: ignore[arg-type]
+    except KeyError:
+        raise FigureCheckError(f"no {scope} {group!r} in question {question.id!r}") from None
 
 
-def _count_of(data: Mapping[str, Any], measure: str) -> int:
-    counts = data.get("counts") or {}
+def _count_of(data: Breakdown, measure: str) -> int:
     if measure in GROUPED:
-        return sum(int(counts.get(k, 0)) for k in GROUPED[measure])
-    return int(counts.get(measure, 0))
+        return sum(int(data.counts.get(k, 0)) for k in GROUPED[measure])
+    return int(data.counts.get(measure, 0))
 
 
-def _question(export: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    for question in export.get("questions", []):
-        if question["id"] == key:
-            return question
-    raise FigureCheckError(f"no question {key!r} in the data")
+def _question(export: Aggregate, key: str) -> QuestionAggregate:
+    try:
+        return export.question(key)
+    except KeyError:
+        raise FigureCheckError(f"no question {key!r} in the data") from None
 
 
-def derive(export: Mapping[str, Any], claim: Claim) -> float | int:
-    """The value of ``claim`` computed from the export's counts (never from its percentages)."""
+def derive(export: Aggregate, claim: Claim) -> float | int:
+    """The value of ``claim`` computed from the aggregate's counts (never its percentages)."""
     if claim.question is None:
         if claim.measure == "respondents" and claim.scope == "all":
-            return int(export["respondents"])
-        network = (export.get("networks") or {}).get(claim.group)
+            return export.respondents
+        network = export.networks.get(str(claim.group))
         if claim.scope != "network" or network is None:
             raise FigureCheckError(f"cannot derive {claim}")
-        if claim.measure in ("respondents", "members"):
-            return int(network[claim.measure])
-        if claim.measure == "response_rate" and network.get("members"):
-            return 100.0 * int(network["respondents"]) / int(network["members"])
+        if claim.measure == "respondents":
+            return network.respondents
+        if claim.measure == "members":
+            return network.members
+        if claim.measure == "response_rate" and network.members:
+            return 100.0 * network.respondents / network.members
         raise FigureCheckError(f"cannot derive {claim}")
 
     question = _question(export, claim.question)
     if claim.measure == "theme":
-        for theme in question.get("themes") or []:
-            if theme["label"] == claim.group:
-                count = int(theme["count"])
+        for theme in question.themes:
+            if theme.label == claim.group:
                 if claim.unit == "count":
-                    return count
-                return _share(count, int(question["answered"]), claim)
+                    return theme.count
+                return _share(theme.count, question.answered, claim)
         raise FigureCheckError(f"no theme {claim.group!r} in question {claim.question!r}")
     data = _group(question, claim.scope, claim.group)
-    answered = int(data.get("answered") or 0)
     if claim.unit == "count":
         if claim.measure == "answered":
-            return answered
+            return data.answered
         return _count_of(data, claim.measure)
-    return _share(_count_of(data, claim.measure), answered, claim)
+    return _share(_count_of(data, claim.measure), data.answered, claim)
 
 
 def _share(count: int, answered: int, claim: Claim) -> float:
@@ -399,10 +394,14 @@ def _statement(text: str, claims: Sequence[Claim] = (), quoted: Sequence[str] = 
 
 _PCT_RE: Final = re.compile(r"(?<![\d.])(\d[\d,]*(?:\.\d+)?) per cent")
 _BRACKETED_RE: Final = re.compile(r"\((\d[\d,]*(?:\.\d+)?) per cent\)")
-_PHRASES: Final = sorted({band.phrase for band in PHRASE_BANDS}, key=len, reverse=True)
+_PHRASES: Final = sorted(
+    {band.phrase for band in PHRASE_BANDS} | {alt[0] for alt in ALTERNATIVE_PHRASES},
+    key=len,
+    reverse=True,
+)
 
 
-def _check_statement(where: str, statement: Statement, export: Mapping[str, Any]) -> list[str]:
+def _check_statement(where: str, statement: Statement, export: Aggregate) -> list[str]:
     problems: list[str] = []
     text = statement.text
     for literal in sorted(statement.quoted, key=len, reverse=True):
@@ -432,29 +431,29 @@ def _check_statement(where: str, statement: Statement, export: Mapping[str, Any]
         before = text[: m.start()].rstrip().lower()
         said = next((p for p in _PHRASES if before.endswith(p)), None)
         value = float(m.group(1).replace(",", ""))
-        if said is not None and value <= 100 and said != proportion_phrase(value):
+        if said is not None and value <= 100 and said not in acceptable_phrases(value):
             problems.append(
                 f"{where}: '{said}' does not describe {m.group(1)} per cent: {statement.text!r}"
             )
     return problems
 
 
-def verify_figures(draft: Draft, export: Mapping[str, Any]) -> None:
+def verify_figures(draft: Draft, export: Aggregate) -> None:
     """Raise ``FigureCheckError`` unless every figure in ``draft`` is backed by ``export``.
 
     Each sentence's per-cent figures must be exactly the re-derived values of its claims, in
     order; its counts must appear; words such as "almost two thirds" must fit the figure beside
-    them; every table cell must show its re-derived value; and the export's own percentages must
-    agree with its counts.
+    them; every table cell must show its re-derived value; and the aggregate's own percentages
+    must agree with its counts.
     """
     problems: list[str] = []
-    for question in export.get("questions", []):
-        answered = int(question.get("answered") or 0)
-        for value, pct in (question.get("percentages") or {}).items():
-            count = int((question.get("counts") or {}).get(value, 0))
+    for question in export.questions:
+        answered = question.answered
+        for value, pct in question.percentages.items():
+            count = int(question.counts.get(value, 0))
             if answered and abs(float(pct) - 100.0 * count / answered) > 0.051:
                 problems.append(
-                    f"question {question['id']}: the export's {pct} for {value!r} does not "
+                    f"question {question.id}: the export's {pct} for {value!r} does not "
                     f"match its counts"
                 )
     for where, statement in draft.statements():
@@ -491,45 +490,22 @@ class _Names:
         return self.regions.get(key) or key
 
 
-def _options(question: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(value, label) in the consultation's order, whatever shape the export gives them in."""
-    kind = question["kind"]
-    raw = question.get("options")
-    labels: dict[str, str] = dict(question.get("labels") or {})
-    pairs: list[tuple[str, str]] = []
-    if isinstance(raw, Mapping):
-        pairs = [(str(v), str(label)) for v, label in raw.items()]
-    elif isinstance(raw, Sequence) and not isinstance(raw, str):
-        for item in raw:
-            if isinstance(item, Mapping):
-                pairs.append((str(item["value"]), str(item.get("label") or item["value"])))
-            elif isinstance(item, Sequence) and not isinstance(item, str):
-                pairs.append((str(item[0]), str(item[1])))
-            else:
-                pairs.append((str(item), labels.get(str(item), str(item))))
-    if not pairs and kind == "stance":
-        pairs = [(k, labels.get(k, charts.STANCE_LABELS[k])) for k in STANCE_ORDER]
-    if not pairs:
-        pairs = [(v, labels.get(v, v)) for v in labels] or [
-            (v, v) for v in (question.get("counts") or {})
-        ]
-    known = {v for v, _ in pairs}
-    extra = [v for v in (question.get("counts") or {}) if v not in known]
-    return pairs + [(v, labels.get(v, v)) for v in extra]
+def _options(question: QuestionAggregate) -> list[tuple[str, str]]:
+    """(value, label) in the consultation's order."""
+    return [(o.value, o.label) for o in question.options]
 
 
-def _pct(export: Mapping[str, Any], claim: Claim) -> float:
+def _pct(export: Aggregate, claim: Claim) -> float:
     return float(derive(export, claim))
 
 
-def _answered_groups(question: Mapping[str, Any], key: str) -> list[str]:
-    groups = question.get(key) or {}
-    return [g for g, data in groups.items() if int(data.get("answered") or 0) > 0]
+def _answered_groups(groups: Mapping[str, Breakdown]) -> list[str]:
+    return [g for g, data in groups.items() if data.answered > 0]
 
 
-def _stance_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
+def _stance_headline(export: Aggregate, key: str) -> list[Statement]:
     question = _question(export, key)
-    if int(question.get("answered") or 0) == 0:
+    if question.answered == 0:
         return [_statement(_say("nobody_answered"))]
     claim = {m: Claim("pct", m, key) for m in GROUPED}
     sup, dis, und = (_pct(export, claim[m]) for m in (SUPPORTIVE, DISAGREE, UNDECIDED))
@@ -566,9 +542,9 @@ def _stance_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
     return statements
 
 
-def _single_choice_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
+def _single_choice_headline(export: Aggregate, key: str) -> list[Statement]:
     question = _question(export, key)
-    if int(question.get("answered") or 0) == 0:
+    if question.answered == 0:
         return [_statement(_say("nobody_answered"))]
     w = wording()
     chosen, none = [], []
@@ -585,14 +561,14 @@ def _single_choice_headline(export: Mapping[str, Any], key: str) -> list[Stateme
     return statements
 
 
-def _multi_choice_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
+def _multi_choice_headline(export: Aggregate, key: str) -> list[Statement]:
     question = _question(export, key)
-    if int(question.get("answered") or 0) == 0:
+    if question.answered == 0:
         return [_statement(_say("nobody_answered"))]
     order = _options(question)
     ranked = sorted(
         (
-            (_count_of(question, value), -i, Claim("pct", value, key), label)
+            (question.counts.get(value, 0), -i, Claim("pct", value, key), label)
             for i, (value, label) in enumerate(order)
         ),
         key=lambda item: (-item[0], -item[1]),
@@ -608,12 +584,12 @@ def _multi_choice_headline(export: Mapping[str, Any], key: str) -> list[Statemen
     ]
 
 
-def _free_text_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
+def _free_text_headline(export: Aggregate, key: str) -> list[Statement]:
     question = _question(export, key)
-    answered = int(question.get("answered") or 0)
+    answered = question.answered
     if answered == 0:
         return [_statement(_say("nobody_answered"))]
-    themes = [_theme_phrase(t["label"]) for t in (question.get("themes") or [])[:3]]
+    themes = [_theme_phrase(t.label) for t in question.themes[:3]]
     text = _say("free_text_headline", answered=answered, themes=themes)
     return [_statement(text, [Claim("count", "answered", key)], themes)]
 
@@ -628,18 +604,17 @@ def _capitalise(text: str) -> str:
 
 
 def _table(
-    export: Mapping[str, Any],
-    question: Mapping[str, Any],
+    export: Aggregate,
+    question: QuestionAggregate,
     scope: Literal["network", "region"],
     names: _Names,
 ) -> Table | None:
     w = wording()
-    key = "by_network" if scope == "network" else "by_region"
-    groups = question.get(key) or {}
+    groups = question.by_network if scope == "network" else question.by_region
     if not groups:
         return None
-    kind = question["kind"]
-    qid = question["id"]
+    kind = question.kind
+    qid = question.id
     if kind == "stance":
         measures = [
             (SUPPORTIVE, str(w.column_supportive)),
@@ -675,38 +650,19 @@ def _table(
     return Table(caption, header, rows)
 
 
-def _differences(
-    export: Mapping[str, Any], question: Mapping[str, Any], names: _Names
-) -> list[Statement]:
+def _differences(export: Aggregate, question: QuestionAggregate, names: _Names) -> list[Statement]:
     """Material differences in supportive share between networks and between regions."""
-    if question["kind"] != "stance":
+    if question.kind != "stance":
         return []
-    qid = question["id"]
+    qid = question.id
+    # The aggregate lists every material pair, largest gap first; the draft names the largest
+    # few per dimension and leaves the rest to the tables.
     pairs: list[tuple[str, str, str]] = []
-    listed = question.get("differences")
-    if listed is not None:
-        # The export lists every material pair, largest gap first; the draft names the largest
-        # few per dimension and leaves the rest to the tables.
-        taken: dict[str, int] = {}
-        for item in listed:
-            dimension = item["dimension"]
-            if dimension in ("network", "region") and taken.get(dimension, 0) < MAX_DIFFERENCES:
-                taken[dimension] = taken.get(dimension, 0) + 1
-                pairs.append((dimension, str(item["lower"]), str(item["higher"])))
-    else:
-        for dimension, key in (("network", "by_network"), ("region", "by_region")):
-            groups = {
-                g: 100.0 * _count_of(d, SUPPORTIVE) / int(d["answered"])
-                for g, d in (question.get(key) or {}).items()
-                if int(d.get("answered") or 0) >= DIFFERENCE_MIN_ANSWERS
-                and str(g).lower() not in _UNKNOWN_REGIONS
-            }
-            if len(groups) < 2:
-                continue
-            ranked = sorted(groups, key=lambda g: (groups[g], str(g)))
-            low, high = ranked[0], ranked[-1]
-            if groups[high] - groups[low] >= DIFFERENCE_MIN_GAP:
-                pairs.append((dimension, low, high))
+    taken: dict[str, int] = {}
+    for item in question.differences:
+        if taken.get(item.dimension, 0) < MAX_DIFFERENCES:
+            taken[item.dimension] = taken.get(item.dimension, 0) + 1
+            pairs.append((item.dimension, item.lower, item.higher))
     statements = []
     for dimension, lower, higher in pairs:
         low_claim = Claim("pct", SUPPORTIVE, qid, dimension, lower)  # type: ignore[arg-type]
@@ -751,16 +707,15 @@ def _attribution(record: Any, anonymous: bool) -> str | None:
 
 
 def _themes(
-    question: Mapping[str, Any], records: Sequence[Any], anonymous: bool
+    question: QuestionAggregate, records: Sequence[Any], anonymous: bool
 ) -> list[ThemeLine]:
     """Themes with counts and up to three quotes, each traced to a member who allowed quoting."""
-    qid = question["id"]
+    qid = question.id
     index = _comment_index(records)
     lines = []
-    for theme in question.get("themes") or []:
+    for theme in question.themes:
         quotes: list[QuoteLine] = []
-        for quote in theme.get("quotes") or []:
-            text = quote if isinstance(quote, str) else str(_field(quote, "text") or "")
+        for text in theme.quotes:
             record = index.get(" ".join(text.split()))
             if record is None or _field(record, "quote_consent") not in ("named", "anonymous"):
                 continue  # never quote a comment we cannot trace to a member's consent
@@ -772,22 +727,22 @@ def _themes(
             quotes.append(line)
             if len(quotes) >= MAX_QUOTES:
                 break
-        count = int(theme["count"])
         raised = _statement(
-            _say("theme_raised", count=count), [Claim("count", "theme", qid, "all", theme["label"])]
+            _say("theme_raised", count=theme.count),
+            [Claim("count", "theme", qid, "all", theme.label)],
         )
-        lines.append(ThemeLine(_capitalise(str(theme["label"])), raised, quotes))
+        lines.append(ThemeLine(_capitalise(theme.label), raised, quotes))
     return lines
 
 
 def suggest_position(
-    export: Mapping[str, Any], question: Mapping[str, Any], differs: bool = False
+    export: Aggregate, question: QuestionAggregate, differs: bool = False
 ) -> tuple[str, dict[str, Any]]:
     """The rule (see the module docstring) and the arguments for its wording macro."""
-    key = question["id"]
-    kind = question["kind"]
-    themes = [_theme_phrase(t["label"]) for t in (question.get("themes") or [])]
-    if int(question.get("answered") or 0) == 0:
+    key = question.id
+    kind = question.kind
+    themes = [_theme_phrase(t.label) for t in question.themes]
+    if question.answered == 0:
         return "no_answers", {}
     if kind == "stance":
         sup = round_pct(_pct(export, Claim("pct", SUPPORTIVE, key)))
@@ -839,21 +794,22 @@ def _literals(args: Mapping[str, Any]) -> list[str]:
 
 
 def _chart(
-    export: Mapping[str, Any], question: Mapping[str, Any], number: int, names: _Names
+    export: Aggregate, question: QuestionAggregate, number: int, names: _Names
 ) -> Chart | None:
-    qid = question["id"]
-    kind = question["kind"]
-    if int(question.get("answered") or 0) == 0:
+    qid = question.id
+    kind = question.kind
+    if question.answered == 0:
         return None
     filename = f"q{number:02d}-{re.sub(r'[^a-z0-9-]+', '-', str(qid).lower()).strip('-')}.png"
-    title = _say("question_heading", number=number, text=question["text"])
+    title = _say("question_heading", number=number, text=question.text)
     all_label = str(wording().all_respondents)
-    networks = _answered_groups(question, "by_network")
+    networks = _answered_groups(question.by_network)
     network_rows = sorted(networks, key=lambda g: names.network(g).lower())
     if kind == "stance":
-        rows = [(all_label, {k: _count_of(question, k) for k in STANCE_ORDER})]
+        overall = question.breakdown("all", None)
+        rows = [(all_label, {k: _count_of(overall, k) for k in STANCE_ORDER})]
         rows += [
-            (names.network(g), {k: _count_of(question["by_network"][g], k) for k in STANCE_ORDER})
+            (names.network(g), {k: _count_of(question.by_network[g], k) for k in STANCE_ORDER})
             for g in network_rows
         ]
         png = charts.stance_chart(title, rows)
@@ -875,25 +831,19 @@ def _chart(
         png = charts.choice_chart(title, overall, by_group=by_group, overall_label=all_label)
         alt = f"Bar chart of the options chosen in question {number}"
     else:
-        themes = question.get("themes") or []
-        if not themes:
+        if not question.themes:
             return None
         values = [
-            (
-                _capitalise(str(t["label"])),
-                _pct(export, Claim("pct", "theme", qid, "all", t["label"])),
-            )
-            for t in themes
+            (_capitalise(t.label), _pct(export, Claim("pct", "theme", qid, "all", t.label)))
+            for t in question.themes
         ]
         png = charts.choice_chart(_say("themes_chart_title"), values, overall_label=all_label)
         alt = f"Bar chart of the themes raised in answers to question {number}"
     return Chart(filename, title, alt, png)
 
 
-def _introduction(
-    export: Mapping[str, Any], meta: ConsultationMeta, names: _Names
-) -> list[Statement]:
-    title = meta.get("title") or export["consultation"]["title"]
+def _introduction(export: Aggregate, meta: ConsultationMeta, names: _Names) -> list[Statement]:
+    title = meta.get("title") or export.consultation.title
     organisation = meta.get("organisation") or "our members"
     source_url = meta.get("source_url")
     statements = [
@@ -903,13 +853,13 @@ def _introduction(
             [title, organisation, source_url or ""],
         )
     ]
-    networks = export.get("networks") or {}
+    networks = export.networks
     if networks:
         network_names = [names.network(n) for n in networks]
         statements.append(
             _statement(_say("intro_networks", names=network_names), (), network_names)
         )
-    deadline = meta.get("deadline") or str(export["consultation"].get("deadline") or "")
+    deadline = meta.get("deadline") or export.consultation.deadline
     dates = [deadline, meta.get("launched") or "", meta.get("closed") or ""]
     statements.append(
         _statement(
@@ -928,15 +878,15 @@ def _introduction(
     claims = [Claim("count", "respondents")]
     rows = []
     for network_id, data in networks.items():
-        respondents = int(data.get("respondents") or 0)
+        respondents = data.respondents
         if respondents == 0:
             continue
         claims.append(Claim("count", "respondents", None, "network", network_id))
-        members = data.get("members")
+        members = data.members
         rate = None
-        # A rate is only stated when the export gives one: without Slack's channel membership the
-        # "members" of a network are just its respondents, and 100 per cent would mislead.
-        if members and data.get("response_rate") is not None:
+        # A rate is only stated when the aggregate gives one: without Slack's channel membership
+        # the "members" of a network are just its respondents, and 100 per cent would mislead.
+        if members and data.response_rate is not None:
             rate = float(derive(export, Claim("pct", "response_rate", None, "network", network_id)))
             claims.append(Claim("pct", "response_rate", None, "network", network_id))
             claims.append(Claim("count", "members", None, "network", network_id))
@@ -948,7 +898,7 @@ def _introduction(
                 "rate": rate,
             }
         )
-    total = int(export.get("respondents") or 0)
+    total = export.respondents
     overlapping = sum(r["respondents"] for r in rows) > total
     statements.append(
         _statement(
@@ -964,7 +914,7 @@ def _introduction(
 
 def _appendix(
     number: int,
-    question: Mapping[str, Any],
+    question: QuestionAggregate,
     records: Sequence[Any],
     anonymous: bool,
     limit: int | None,
@@ -984,11 +934,11 @@ def _appendix(
         comments.append(AppendixComment(text, _attribution(record, anonymous), answer))
     omitted = len(records) - len(shown)
     more = _say("appendix_more", omitted=omitted) if omitted > 0 else None
-    return AppendixSection(number, question["id"], question["text"], comments, len(records), more)
+    return AppendixSection(number, question.id, question.text, comments, len(records), more)
 
 
 def build_draft(
-    export: Mapping[str, Any],
+    export: Aggregate,
     comments_by_question: Mapping[str, Sequence[Any]],
     *,
     consultation_meta: ConsultationMeta | None = None,
@@ -997,7 +947,7 @@ def build_draft(
     appendix_limit: int | None = APPENDIX_LIMIT,
     with_charts: bool = True,
 ) -> Draft:
-    """The draft response for ``export`` (docs/contracts.md, Export JSON shape) and its comments.
+    """The draft response for the aggregate ``export`` and its comments.
 
     ``comments_by_question`` maps question ids to records with ``text``, ``quote_consent``
     ("named" | "anonymous" | "no"), ``attribution`` and ``choice`` (``CommentRecord``\\ s or
@@ -1006,12 +956,12 @@ def build_draft(
     """
     meta: ConsultationMeta = dict(consultation_meta or {})  # type: ignore[assignment]
     anonymous = bool(meta.get("anonymous", False))
-    network_map = {k: v.get("name") or k for k, v in (export.get("networks") or {}).items()}
+    network_map = {k: v.name or k for k, v in export.networks.items()}
     network_map.update(network_names or {})
-    region_map = {k: v.get("name") or k for k, v in (export.get("regions") or {}).items()}
+    region_map = {k: v.name or k for k, v in export.regions.items()}
     region_map.update(region_names or {})
     names = _Names(network_map, region_map)
-    headlines: dict[str, Callable[[Mapping[str, Any], str], list[Statement]]] = {
+    headlines: dict[str, Callable[[Aggregate, str], list[Statement]]] = {
         "stance": _stance_headline,
         "single_choice": _single_choice_headline,
         "multi_choice": _multi_choice_headline,
@@ -1020,8 +970,8 @@ def build_draft(
 
     questions = []
     appendix = []
-    for number, question in enumerate(export.get("questions", []), start=1):
-        qid = question["id"]
+    for number, question in enumerate(export.questions, start=1):
+        qid = question.id
         records = list(comments_by_question.get(qid) or [])
         tables = [
             t
@@ -1037,10 +987,10 @@ def build_draft(
             QuestionDraft(
                 number=number,
                 key=qid,
-                text=question["text"],
-                kind=question["kind"],
-                answered=int(question.get("answered") or 0),
-                headline=headlines[question["kind"]](export, qid),
+                text=question.text,
+                kind=question.kind,
+                answered=question.answered,
+                headline=headlines[question.kind](export, qid),
                 chart=_chart(export, question, number, names) if with_charts else None,
                 tables=tables,
                 differences=differences,
@@ -1051,7 +1001,7 @@ def build_draft(
         )
         appendix.append(_appendix(number, question, records, anonymous, appendix_limit))
 
-    title = meta.get("title") or export["consultation"]["title"]
+    title = meta.get("title") or export.consultation.title
     return Draft(
         title=_say("document_title", title=title),
         notice=_say("draft_notice"),
@@ -1088,13 +1038,13 @@ async def gather(
     db: Any,
     consultation_id: str,
     *,
-    region: str | None,
-    network: str | None,
-    regions: Sequence[str] | None,
+    filters: Filters,
     network_members: Mapping[str, int] | None,
     organisation: str | None,
     progress: Callable[[str], Any] | None,
-) -> tuple[dict[str, Any], dict[str, list[Any]], ConsultationMeta, dict[str, str], dict[str, str]]:
+) -> tuple[Aggregate, dict[str, list[Any]], ConsultationMeta, dict[str, str], dict[str, str]]:
+    """The aggregate in scope (with themes), its comments by question, what the draft says about
+    the consultation, and the names of networks and regions."""
     from bot.consultations.catalogue import get_consultation
     from bot.consultations.directory import list_networks, list_regions
     from bot.core.timefmt import human_deadline
@@ -1111,9 +1061,7 @@ async def gather(
     result = await aggregate(
         db,
         consultation_id,
-        region=region,
-        network=network,
-        regions=list(regions) if regions else None,
+        filters=filters,
         network_members=dict(network_members) if network_members else None,
         with_themes=False,
     )
@@ -1122,28 +1070,21 @@ async def gather(
     for question in result.questions:
         if question.comments > 0 or question.kind == "free_text":
             comments[question.id] = list(
-                await comments_for(
-                    db,
-                    consultation_id,
-                    question.id,
-                    region=region,
-                    network=network,
-                    regions=list(regions) if regions else None,
-                )
+                await comments_for(db, consultation_id, question.id, filters=filters)
             )
     step("Finding themes")
     await add_themes(db, result, consultation=view, comments=comments)
-    export = result.to_export_json()
     network_names = {n.id: n.name for n in await list_networks(db)}
     region_names = {r.id: r.name for r in await list_regions(db)}
     tz = consultation.timezone
     scope_parts = []
-    if network:
-        scope_parts.append(f"members of the {network_names.get(network, network)}")
-    chosen_regions = [region] if region else list(regions or [])
-    if chosen_regions:
+    if filters.network:
+        scope_parts.append(f"members of the {network_names.get(filters.network, filters.network)}")
+    chosen_regions = filters.chosen_regions()
+    if chosen_regions is not None:
         scope_parts.append(
-            "respondents in " + _join([region_names.get(r, r) for r in chosen_regions], "and")
+            "respondents in "
+            + (_join([region_names.get(r, r) for r in chosen_regions], "and") or "no region")
         )
     meta: ConsultationMeta = {
         "title": consultation.title,
@@ -1156,4 +1097,4 @@ async def gather(
         "organisation": organisation or "our members",
         "scope": "; ".join(scope_parts) or None,
     }
-    return export, comments, meta, network_names, region_names
+    return result, comments, meta, network_names, region_names

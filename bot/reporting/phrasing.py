@@ -13,7 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Final, NamedTuple
 
 __all__ = [
+    "ALTERNATIVE_PHRASES",
     "PHRASE_BANDS",
+    "acceptable_phrases",
     "choice_headline",
     "count_phrase",
     "format_pct",
@@ -49,48 +51,67 @@ def _b(low: float, high: float, incl: str, phrase: str, anchor: float, relation:
 
 
 # The table is ordered by value, contiguous and covers [0, 100] exactly once, so the mapping is
-# total and monotonic. "About" bands are the anchor ±1 point (half is 49-51); "just under" /
-# "almost" cover roughly 1-4 points below an anchor and "just over" / "over" the points above.
-# Where two anchors compete for a value, the plainer fraction (a quarter, a third, half, two thirds,
-# three quarters) wins over the "n in m" forms, which is how such briefings read.
+# total and monotonic. It follows the published briefings' house style: a figure at or just
+# below its anchor is "about" it (anchor - 1 to anchor + 0.5: 49 is "half"), and once a figure is
+# above its anchor it is "just over" / "over" it (76 is "over three quarters", 81 "over eight
+# out of ten", 45 "over two fifths"); "just under" / "almost" / "nearly" cover the points below.
+# Where two anchors compete for a value, the plainer fraction (a quarter, a third, half, two
+# thirds, three quarters) wins over the "n out of m" forms, which is how such briefings read.
 PHRASE_BANDS: Final[tuple[Band, ...]] = (
     _b(0, 0, "[]", "none", 0, "about"),
     _b(0, 5, "()", "less than one in twenty", 5, "below"),
     _b(5, 9, "[)", "less than one in ten", 10, "below"),
-    _b(9, 11, "[]", "one in ten", 10, "about"),
-    _b(11, 14, "(]", "just over one in ten", 10, "above"),
+    _b(9, 10.5, "[]", "one in ten", 10, "about"),
+    _b(10.5, 14, "(]", "just over one in ten", 10, "above"),
     _b(14, 16, "()", "over one in ten", 10, "above"),
     _b(16, 19, "[)", "just under one in five", 20, "below"),
-    _b(19, 21, "[]", "one in five", 20, "about"),
-    _b(21, 24, "()", "just under a quarter", 25, "below"),
-    _b(24, 26, "[]", "a quarter", 25, "about"),
-    _b(26, 30, "(]", "just over a quarter", 25, "above"),
+    _b(19, 20.5, "[]", "one in five", 20, "about"),
+    _b(20.5, 21, "()", "just over one in five", 20, "above"),
+    _b(21, 24, "[)", "just under a quarter", 25, "below"),
+    _b(24, 25.5, "[]", "a quarter", 25, "about"),
+    _b(25.5, 30, "(]", "just over a quarter", 25, "above"),
     _b(30, _THIRD - 1, "()", "just under a third", _THIRD, "below"),
-    _b(_THIRD - 1, _THIRD + 1, "[]", "a third", _THIRD, "about"),
-    _b(_THIRD + 1, 36.5, "(]", "just over a third", _THIRD, "above"),
-    _b(36.5, 39, "()", "just under two in five", 40, "below"),
-    _b(39, 41, "[]", "two in five", 40, "about"),
-    _b(41, 45, "()", "just over two in five", 40, "above"),
-    _b(45, 49, "[)", "almost half", 50, "below"),
-    _b(49, 51, "[]", "half", 50, "about"),
-    _b(51, 55, "(]", "just over half", 50, "above"),
+    _b(_THIRD - 1, _THIRD + 0.5, "[]", "a third", _THIRD, "about"),
+    _b(_THIRD + 0.5, 36.5, "(]", "just over a third", _THIRD, "above"),
+    _b(36.5, 39, "()", "just under two fifths", 40, "below"),
+    _b(39, 40.5, "[]", "two fifths", 40, "about"),
+    _b(40.5, 43, "()", "just over two fifths", 40, "above"),
+    _b(43, 46, "[)", "over two fifths", 40, "above"),
+    _b(46, 49, "[)", "almost half", 50, "below"),
+    _b(49, 50.5, "[]", "half", 50, "about"),
+    _b(50.5, 55, "(]", "just over half", 50, "above"),
     _b(55, 57, "()", "over half", 50, "above"),
-    _b(57, 59, "[)", "almost three in five", 60, "below"),
-    _b(59, 61, "[]", "three in five", 60, "about"),
-    _b(61, 62, "()", "just over three in five", 60, "above"),
+    _b(57, 59, "[)", "almost three fifths", 60, "below"),
+    _b(59, 60.5, "[]", "three fifths", 60, "about"),
+    _b(60.5, 62, "()", "just over three fifths", 60, "above"),
     _b(62, _TWO_THIRDS - 1, "[)", "almost two thirds", _TWO_THIRDS, "below"),
-    _b(_TWO_THIRDS - 1, _TWO_THIRDS + 1, "[]", "two thirds", _TWO_THIRDS, "about"),
-    _b(_TWO_THIRDS + 1, 71, "(]", "just over two thirds", _TWO_THIRDS, "above"),
-    _b(71, 74, "()", "almost three quarters", 75, "below"),
-    _b(74, 76, "[]", "three quarters", 75, "about"),
-    _b(76, 79, "()", "over three quarters", 75, "above"),
-    _b(79, 81, "[]", "four in five", 80, "about"),
-    _b(81, 85, "(]", "over four in five", 80, "above"),
-    _b(85, 89, "()", "almost nine in ten", 90, "below"),
-    _b(89, 90, "[)", "nine in ten", 90, "about"),
+    _b(_TWO_THIRDS - 1, _TWO_THIRDS + 0.5, "[]", "two thirds", _TWO_THIRDS, "about"),
+    _b(_TWO_THIRDS + 0.5, 71, "(]", "just over two thirds", _TWO_THIRDS, "above"),
+    _b(71, 74, "()", "nearly three quarters", 75, "below"),
+    _b(74, 75.5, "[]", "three quarters", 75, "about"),
+    _b(75.5, 79, "()", "over three quarters", 75, "above"),
+    _b(79, 80.5, "[]", "eight out of ten", 80, "about"),
+    _b(80.5, 85, "(]", "over eight out of ten", 80, "above"),
+    _b(85, 89, "()", "almost nine out of ten", 90, "below"),
+    _b(89, 90, "[)", "nine out of ten", 90, "about"),
     _b(90, 100, "[)", "the vast majority", 90, "above"),
     _b(100, 100, "[]", "all", 100, "about"),
 )
+
+#: Words the briefings also use for a figure, besides the table's own: (phrase, low, high), both
+#: exclusive. "The vast majority" is said of 78 per cent as well as "over three quarters"; a
+#: sentence saying it of any figure above three quarters (and short of all) is still true.
+ALTERNATIVE_PHRASES: Final[tuple[tuple[str, float, float], ...]] = (
+    ("the vast majority", 75.5, 100),
+)
+
+
+def acceptable_phrases(pct: float) -> set[str]:
+    """Every house-style phrase that truly describes ``pct``: the table's, and alternatives."""
+    value = _check_pct(pct)
+    found = {_band_for(value).phrase}
+    found |= {phrase for phrase, low, high in ALTERNATIVE_PHRASES if low < value < high}
+    return found
 
 
 def _check_pct(pct: float) -> float:

@@ -15,6 +15,7 @@ from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
 from bot.reporting.aggregation import Aggregate, add_themes, aggregate
 from bot.reporting.blocks import summary_blocks
 from bot.reporting.charts import choice_chart, stance_chart
+from bot.reporting.scope import Filters
 from bot.slack.membership import network_people_counts
 from storage.models import Network, OutboxMessage, Region
 
@@ -56,11 +57,12 @@ async def build_summary(
     result = await aggregate(
         services.db,
         consultation_id,
-        regions=scope,
+        filters=Filters(regions=scope),
         network_members=await network_member_counts(services, networks),
         with_themes=False,
     )
     await add_themes(services.db, result, consultation=view, max_themes=3)
+    # None: every region; an empty set: none of them (the lead sees nobody's answers).
     if scope is None:
         scope_label = "All regions"
     else:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot.reporting.scope import Filters
 from storage.db import Database
 from storage.models import Network, Region
 
@@ -28,21 +29,23 @@ async def write_export(
     fmt: str,
     target: Path,
     *,
-    region: str | None = None,
-    network: str | None = None,
-    regions: frozenset[str] | None = None,
+    filters: Filters | None = None,
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
     progress: Progress | None = None,
 ) -> list[Path]:
-    """Write one export to `target` (a file, or a directory to name it in); the files written."""
+    """Write one export to `target` (a file, or a directory to name it in); the files written.
+
+    `filters` is whose answers it holds (None: everyone's)."""
     from bot.consultations.catalogue import get_consultation
-    from bot.reporting.aggregation import Filters, add_themes, aggregate
+    from bot.reporting.aggregation import add_themes, aggregate
     from bot.reporting.exports.data import export_csv, export_json, export_xlsx
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
     say = progress or (lambda _: None)
+    filters = filters or Filters()
+    region, network = filters.region, filters.network
     consultation = await get_consultation(db, consultation_id)
     async with db.session() as session:
         networks = set((await session.exec(select(Network.id))).all())
@@ -68,9 +71,7 @@ async def write_export(
                 consultation_id,
                 fmt,  # type: ignore[arg-type]
                 target,
-                region=region,
-                network=network,
-                regions=sorted(regions) if regions is not None else None,
+                filters=filters,
                 network_members=network_members,
                 organisation=organisation,
                 progress=say,
@@ -83,14 +84,11 @@ async def write_export(
             raise ExportError(f"cannot write {target} ({exc.strerror})") from None
         return [Path(p) for p in written]
 
-    filters = Filters(region=region, network=network, regions=regions)
     say("aggregating")
     result = await aggregate(
         db,
         consultation_id,
-        region=region,
-        network=network,
-        regions=regions,
+        filters=filters,
         network_members=network_members,
         with_themes=False,
     )

@@ -44,18 +44,30 @@ from bot.answering.sheet import (
     SUBMITTED,
     columns,
     neutralise,
+    restore,
 )
 from bot.consultations.catalogue import ConsultationView, get_consultation
+from bot.core.vocabulary import GROUP_DESCRIPTIONS
 from bot.reporting.aggregation import (
-    GROUP_LABELS,
     Aggregate,
-    Filters,
     aggregate,
     scope_clauses,
     utc_iso,
 )
+from bot.reporting.scope import Filters
 from storage.db import Database
 from storage.models import Answer, AnswerSelection, Network, Region, Response, ResponseNetwork
+
+# `restore` is named here too: tests and scripts read an export back with the module that wrote it.
+__all__ = [
+    "columns",
+    "export_csv",
+    "export_json",
+    "export_rows",
+    "export_xlsx",
+    "neutralise",
+    "restore",
+]
 
 RESPONSE_BATCH = 1000
 
@@ -83,6 +95,7 @@ _WIDTHS = {
 
 
 def export_json(result: Aggregate) -> bytes:
+    """The export JSON: the typed aggregate becomes a dict here, at the edge, and nowhere else."""
     return (json.dumps(result.to_export_json(), indent=2, ensure_ascii=False) + "\n").encode(
         "utf-8"
     )
@@ -310,14 +323,7 @@ async def export_xlsx(
     filters = filters or Filters()
     consultation = await get_consultation(db, consultation_id)
     if summary is None:
-        summary = await aggregate(
-            db,
-            consultation_id,
-            region=filters.region,
-            network=filters.network,
-            regions=filters.regions,
-            with_themes=False,
-        )
+        summary = await aggregate(db, consultation_id, filters=filters, with_themes=False)
     header = columns(consultation.consultation.anonymous)
     wb = Workbook(write_only=True)
     ws = _sheet(wb, "Responses", header, (_WIDTHS[c] for c in header))
@@ -356,7 +362,7 @@ async def export_xlsx(
                         for v in (
                             q.id,
                             q.text,
-                            GROUP_LABELS[group],
+                            GROUP_DESCRIPTIONS[group],
                             group,
                             count,
                             q.grouped.percentages[group],

@@ -4,12 +4,13 @@ written as Markdown (plus a ``charts/`` folder) or Word (bot.reporting.exports.d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.reporting.drafting import build_draft, gather, render_markdown, verify_figures
 from bot.reporting.exports.draft_docx import render_docx
+from bot.reporting.scope import Filters
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -25,9 +26,7 @@ async def write_draft(
     fmt: Literal["md", "docx"],
     out_path: Path,
     *,
-    region: str | None = None,
-    network: str | None = None,
-    regions: Sequence[str] | None = None,
+    filters: Filters | None = None,
     progress: Callable[[str], Any] | None = None,
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
@@ -46,9 +45,7 @@ async def write_draft(
     export, comments, meta, network_names, region_names = await gather(
         db,
         consultation_id,
-        region=region,
-        network=network,
-        regions=regions,
+        filters=filters or Filters(),
         network_members=network_members,
         organisation=organisation,
         progress=progress,

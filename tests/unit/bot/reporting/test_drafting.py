@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import io
 import re
@@ -16,6 +15,7 @@ from bot.answering.answers import AnswerInput, Submission, record_submission
 from bot.consultations.catalogue import add_consultation, get_consultation
 from bot.consultations.directory import load_directory
 from bot.consultations.files import parse_consultation, parse_directory
+from bot.reporting.aggregation import Aggregate, material_differences
 from bot.reporting.drafting import (
     Cell,
     FigureCheckError,
@@ -156,6 +156,18 @@ def make_export(people: list[dict[str, Any]], *, differences: bool = True) -> di
     }
 
 
+def as_aggregate(export: dict[str, Any]) -> Aggregate:
+    """The typed aggregate the draft reads; material differences found by the aggregation's rule
+    unless the export lists its own."""
+    result = Aggregate.model_validate(export)
+    for question, raw in zip(result.questions, export["questions"], strict=True):
+        if question.kind == "stance" and "differences" not in raw:
+            question.differences = material_differences(
+                "network", question.by_network
+            ) + material_differences("region", question.by_region)
+    return result
+
+
 def comments(people: list[dict[str, Any]], *, anonymous: bool = False) -> dict[str, list]:
     return {
         "q1": [
@@ -176,7 +188,7 @@ META = {"title": "Integrating care", "deadline": "Friday 8 January 2021, 5pm"}
 
 def draft_of(people=None, *, anonymous: bool = False, export=None, **kwargs: Any):
     people = people or poll_of_forty()
-    export = export or make_export(people)
+    export = as_aggregate(export or make_export(people))
     meta = {**META, "anonymous": anonymous}
     draft = build_draft(
         export,
@@ -241,7 +253,7 @@ def test_differences_listed_by_the_export_are_worded_with_recomputed_figures() -
             "gap": 1.0,
         }
     ]
-    draft, _ = draft_of(people, export=export)
+    draft, export = draft_of(people, export=export)
     [difference] = draft.questions[0].differences
     supportive = {
         region: sum(p["q1"] in STANCES[:2] for p in people if p["region"] == region) / 20 * 100
@@ -292,8 +304,8 @@ def test_verify_catches_an_unbacked_figure_a_table_and_a_changed_count() -> None
         verify_figures(draft, export)
 
     draft, export = draft_of()
-    tampered = copy.deepcopy(export)
-    tampered["questions"][1]["counts"]["middle-way"] = 19  # the data changed under the draft
+    tampered = export.model_copy(deep=True)
+    tampered.questions[1].counts["middle-way"] = 19  # the data changed under the draft
     with pytest.raises(FigureCheckError):
         verify_figures(draft, tampered)
 
@@ -333,10 +345,16 @@ def test_anonymous_draft_carries_no_identity() -> None:
 
 
 def test_suggested_positions_follow_the_rules() -> None:
-    def stance(sa: int, a: int, u: int, d: int, sd: int) -> dict[str, Any]:
+    def typed(question: dict[str, Any]) -> Aggregate:
+        consultation = {"id": "c", "title": "?", "deadline": "", "status": "open"}
+        return Aggregate.model_validate(
+            {"consultation": consultation, "respondents": 0, "questions": [question]}
+        )
+
+    def stance(sa: int, a: int, u: int, d: int, sd: int) -> Aggregate:
         counts = dict(zip(STANCES, (sa, a, u, d, sd), strict=True))
         q = {"id": "q", "text": "?", "kind": "stance", "answered": sum(counts.values())}
-        return {"questions": [{**q, "counts": counts}]}
+        return typed({**q, "counts": counts})
 
     cases = {
         (5, 20, 8, 5, 2): "support",
@@ -348,13 +366,14 @@ def test_suggested_positions_follow_the_rules() -> None:
     }
     for counts, rule in cases.items():
         export = stance(*counts)
-        assert suggest_position(export, export["questions"][0])[0] == rule, counts
+        assert suggest_position(export, export.questions[0])[0] == rule, counts
 
     def choice(*counts: int) -> str:
         values = {f"o{i}": n for i, n in enumerate(counts)}
         q = {"id": "c", "text": "?", "kind": "single_choice", "answered": sum(counts)}
-        export = {"questions": [{**q, "counts": values}]}
-        return suggest_position(export, export["questions"][0])[0]
+        options = [{"value": v, "label": v} for v in values]
+        export = typed({**q, "counts": values, "options": options})
+        return suggest_position(export, export.questions[0])[0]
 
     assert choice(9, 20, 11) == "prefer"
     assert choice(9, 21, 10) == "favour"

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.reporting.phrasing import (
     PHRASE_BANDS,
+    acceptable_phrases,
     choice_headline,
     count_phrase,
     format_pct,
@@ -28,14 +29,44 @@ ANCHORS = {
     "one in five": 20,
     "a quarter": 25,
     "a third": 100 / 3,
-    "two in five": 40,
+    "two fifths": 40,
     "half": 50,
-    "three in five": 60,
+    "three fifths": 60,
     "two thirds": 200 / 3,
     "three quarters": 75,
-    "four in five": 80,
-    "nine in ten": 90,
+    "eight out of ten": 80,
+    "nine out of ten": 90,
 }
+
+# Every figure the published poll report (seed 001) quotes, with the words it used.
+PUBLISHED_PAIRS = [
+    (7, "less than one in ten"),
+    (22, "just under a quarter"),
+    (29, "just over a quarter"),
+    (45, "over two fifths"),
+    (48, "almost half"),
+    (49, "half"),
+    (63, "almost two thirds"),
+    (76, "over three quarters"),
+    (78, "over three quarters"),
+    (81, "over eight out of ten"),
+]
+# ...and the phrases it used without a figure beside them: each is in the table.
+PUBLISHED_PHRASES = ["just over two thirds", "nearly three quarters", "a quarter"]
+
+
+@pytest.mark.parametrize(("pct", "phrase"), PUBLISHED_PAIRS)
+def test_the_published_briefing_pairs(pct: float, phrase: str) -> None:
+    assert proportion_phrase(pct) == phrase
+    assert with_figure(pct, capitalise=True) == f"{phrase[0].upper()}{phrase[1:]} ({pct} per cent)"
+
+
+def test_the_published_alternatives_and_unfigured_phrases() -> None:
+    # The report also calls 78 per cent "the vast majority": accepted, never the default.
+    assert acceptable_phrases(78) == {"over three quarters", "the vast majority"}
+    assert "the vast majority" not in acceptable_phrases(75)
+    table = {band.phrase for band in PHRASE_BANDS}
+    assert set(PUBLISHED_PHRASES) <= table
 
 
 @pytest.mark.parametrize(
@@ -44,7 +75,8 @@ ANCHORS = {
         (22, "just under a quarter"),
         (49, "half"),
         (50, "half"),
-        (51, "half"),
+        (50.5, "half"),
+        (51, "just over half"),
         (29, "just over a quarter"),
         (63, "almost two thirds"),
         (62.5, "almost two thirds"),
@@ -55,17 +87,18 @@ ANCHORS = {
         (95, "the vast majority"),
         (90, "the vast majority"),
         (33, "a third"),
-        (45, "almost half"),
+        (45, "over two fifths"),
         (48, "almost half"),
         (52, "just over half"),
         (55, "just over half"),
-        (40, "two in five"),
-        (60, "three in five"),
+        (40, "two fifths"),
+        (60, "three fifths"),
         (10, "one in ten"),
         (20, "one in five"),
         (25, "a quarter"),
         (75, "three quarters"),
-        (80, "four in five"),
+        (80, "eight out of ten"),
+        (76, "over three quarters"),
         (67, "two thirds"),
     ],
 )
@@ -124,19 +157,19 @@ def test_choice_headline_variants() -> None:
     )
     two = choice_headline("members", "opted for", [("A", 40.0), ("B", 60.0)])
     assert two == (
-        "Two in five (40 per cent) of members opted for A, "
-        "with three in five (60 per cent) opting for B."
+        "Two fifths (40 per cent) of members opted for A, "
+        "with three fifths (60 per cent) opting for B."
     )
     irregular = choice_headline("members", "chose", [("A", 40.0), ("B", 60.0)])
-    assert irregular.endswith("with three in five (60 per cent) choosing B.")
+    assert irregular.endswith("with three fifths (60 per cent) choosing B.")
     explicit = choice_headline(
         "members", "went for", [("A", 40.0), ("B", 60.0)], gerund="going for"
     )
-    assert explicit.endswith("with three in five (60 per cent) going for B.")
+    assert explicit.endswith("with three fifths (60 per cent) going for B.")
     # A verb with no derivable -ing form is repeated instead, still grammatical.
     fallback = choice_headline("members", "used", [("A", 40.0), ("B", 60.0)])
     assert fallback == (
-        "Two in five (40 per cent) of members used A and three in five (60 per cent) used B."
+        "Two fifths (40 per cent) of members used A and three fifths (60 per cent) used B."
     )
     with pytest.raises(ValueError):
         choice_headline("members", "favoured", [])
@@ -166,7 +199,7 @@ def test_stance_headline_zeros() -> None:
         "disagreed and 37.5 per cent were undecided."
     )
     assert stance_headline(80, 20, 0) == (
-        "Four in five (80 per cent) of respondents were supportive, but 20 per cent disagreed "
+        "Eight out of ten (80 per cent) of respondents were supportive, but 20 per cent disagreed "
         "and none were undecided."
     )
     assert stance_headline(100, 0, 0) == (
@@ -200,6 +233,7 @@ def _meaning(phrase: str) -> tuple[str, float]:
     for prefix, relation in (
         ("just under ", "below"),
         ("almost ", "below"),
+        ("nearly ", "below"),
         ("less than ", "below"),
         ("just over ", "above"),
         ("over ", "above"),
@@ -234,6 +268,8 @@ def test_phrase_never_contradicts_figure(pct: float) -> None:
         assert 45 <= pct < 49
     if phrase == "half":
         assert 49 <= pct <= 51
+    for alternative in acceptable_phrases(pct) - {phrase}:
+        assert alternative == "the vast majority" and 75 < pct < 100
 
 
 @given(pcts, pcts)

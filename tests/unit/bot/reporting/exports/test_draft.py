@@ -7,6 +7,7 @@ from typing import Any
 
 from docx import Document
 
+from bot.reporting.aggregation import Aggregate
 from bot.reporting.drafting import build_draft, render_markdown, verify_figures
 from bot.reporting.exports.draft_docx import render_docx
 
@@ -21,62 +22,69 @@ def _group(answered: int, counts: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def _export(*, title: str = "Integrating care") -> dict[str, Any]:
-    """The poll of 40 in the export shape of docs/contracts.md, Export JSON (with the drafting extras)."""
+def _export(*, title: str = "Integrating care") -> Aggregate:
+    """The poll of 40 as the typed aggregate the draft reads."""
     stance = dict(zip(STANCES, (5, 20, 8, 5, 2), strict=True))
     ics = dict(zip(STANCES, (5, 17, 4, 2, 0), strict=True))
     mhn = dict(zip(STANCES, (0, 3, 4, 3, 2), strict=True))
     choice = {"voluntary": 9, "middle": 20, "statutory": 11}
-    return {
-        "consultation": {"id": "poll", "title": title, "deadline": "", "status": "closed"},
-        "respondents": 40,
-        "networks": {
-            "ics": {"name": "ICS Network", "members": 56, "respondents": 28, "response_rate": 50.0},
-            "mhn": {"name": "Mental Health Network", "members": 24, "respondents": 12},
-        },
-        "regions": {"london": {"name": "London"}, "unknown": {"name": "Unknown"}},
-        "questions": [
-            {
-                "id": "q1",
-                "text": "Do you agree with a statutory footing?",
-                "kind": "stance",
-                **_group(40, stance),
-                "by_network": {"ics": _group(28, ics), "mhn": _group(12, mhn)},
-                "by_region": {
-                    "london": _group(30, dict(zip(STANCES, (5, 17, 4, 3, 1), strict=True))),
-                    "unknown": _group(10, dict(zip(STANCES, (0, 3, 4, 2, 1), strict=True))),
+    return Aggregate.model_validate(
+        {
+            "consultation": {"id": "poll", "title": title, "deadline": "", "status": "closed"},
+            "respondents": 40,
+            "networks": {
+                "ics": {
+                    "name": "ICS Network",
+                    "members": 56,
+                    "respondents": 28,
+                    "response_rate": 50.0,
                 },
-                "themes": [
-                    {
-                        "label": "workforce pressures",
-                        "count": 12,
-                        "quotes": [
-                            "We have no staff | at all *really*. — Dr Named Person, Named ICS"
-                        ],
-                    }
-                ],
-                "comments": 2,
+                "mhn": {"name": "Mental Health Network", "members": 24, "respondents": 12},
             },
-            {
-                "id": "approach",
-                "text": "Which approach do you favour now?",
-                "kind": "single_choice",
-                **_group(40, choice),
-                "options": [
-                    {"value": "voluntary", "label": "Voluntary partnerships"},
-                    {"value": "middle", "label": "Middle way"},
-                    {"value": "statutory", "label": "Statutory integrated authorities"},
-                ],
-                "by_network": {
-                    "ics": _group(28, {"voluntary": 5, "middle": 15, "statutory": 8}),
-                    "mhn": _group(12, {"voluntary": 4, "middle": 5, "statutory": 3}),
+            "regions": {"london": {"name": "London"}, "unknown": {"name": "Unknown"}},
+            "questions": [
+                {
+                    "id": "q1",
+                    "text": "Do you agree with a statutory footing?",
+                    "kind": "stance",
+                    **_group(40, stance),
+                    "by_network": {"ics": _group(28, ics), "mhn": _group(12, mhn)},
+                    "by_region": {
+                        "london": _group(30, dict(zip(STANCES, (5, 17, 4, 3, 1), strict=True))),
+                        "unknown": _group(10, dict(zip(STANCES, (0, 3, 4, 2, 1), strict=True))),
+                    },
+                    "themes": [
+                        {
+                            "label": "workforce pressures",
+                            "count": 12,
+                            "quotes": [
+                                "We have no staff | at all *really*. — Dr Named Person, Named ICS"
+                            ],
+                        }
+                    ],
+                    "comments": 2,
                 },
-                "by_region": {},
-                "themes": [],
-                "comments": 0,
-            },
-        ],
-    }
+                {
+                    "id": "approach",
+                    "text": "Which approach do you favour now?",
+                    "kind": "single_choice",
+                    **_group(40, choice),
+                    "options": [
+                        {"value": "voluntary", "label": "Voluntary partnerships"},
+                        {"value": "middle", "label": "Middle way"},
+                        {"value": "statutory", "label": "Statutory integrated authorities"},
+                    ],
+                    "by_network": {
+                        "ics": _group(28, {"voluntary": 5, "middle": 15, "statutory": 8}),
+                        "mhn": _group(12, {"voluntary": 4, "middle": 5, "statutory": 3}),
+                    },
+                    "by_region": {},
+                    "themes": [],
+                    "comments": 0,
+                },
+            ],
+        }
+    )
 
 
 COMMENTS = {
