@@ -158,6 +158,12 @@ async def _form(
     consultation = await caches.state.get(consultation_id)
     if consultation is None:
         raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
+    if consultation.anonymous and not services.anon_secret:
+        # Never recorded under a pseudonym anyone could recompute (started without the key).
+        raise ConsultationError(
+            "This anonymous consultation cannot take answers until consultbot's anonymity key "
+            "is set up again; please tell the policy team."
+        )
     form = await caches.form.get(consultation_id)
     return (
         ConsultationView(consultation=consultation, questions=form.view.questions),

@@ -21,6 +21,7 @@ from bot.core.services import Services
 from bot.core.settings import MissingSetting, Settings
 from bot.core.timefmt import human_deadline
 from storage.db import Database
+from storage.migrate import UpgradeBlocked
 
 app = typer.Typer(
     name="consultbot",
@@ -59,7 +60,7 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
         for problem in exc.problems:
             errors.print(f"  {problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    except (UserError, ConsultationError, MissingSetting) as exc:
+    except (UserError, ConsultationError, MissingSetting, UpgradeBlocked) as exc:
         fail(str(exc))
     raise AssertionError("unreachable")
 
@@ -71,9 +72,10 @@ def settings() -> Settings:
 async def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
     from bot.app.runtime import prepare_database
 
-    db = Database(settings().database_url)
+    config = settings()
+    db = Database(config.database_url)
     try:
-        await prepare_database(db)
+        await prepare_database(db, anon_secret=config.anon_key)
         return await work(db)
     finally:
         await db.dispose()
@@ -103,16 +105,37 @@ def db_upgrade() -> None:
     """Apply database migrations."""
     from storage.migrate import current_revision, upgrade
 
+    config = settings()
+
     async def work() -> Any:
-        db = Database(settings().database_url)
+        db = Database(config.database_url)
         try:
-            await upgrade(db)
+            await upgrade(db, anon_secret=config.anon_key)
             return await current_revision(db)
         finally:
             await db.dispose()
 
     revision = run_async(work)
     console.print(f"Database is at revision {revision}.")
+
+
+@db_app.command("stored-key")
+def db_stored_key() -> None:
+    """Print the anonymity key an older consultbot kept in the database (to move it out)."""
+    from storage.migrate import stored_key
+
+    async def work() -> str | None:
+        db = Database(settings().database_url)
+        try:
+            return await stored_key(db)
+        finally:
+            await db.dispose()
+
+    key = run_async(work)
+    if key is None:
+        fail("this database keeps no anonymity key; nothing to move")
+    # Plain, on its own line, so it can be piped into a secrets store.
+    print(key)
 
 
 # --- directory ---
@@ -254,7 +277,6 @@ def answers_import(
     file: Annotated[Path, typer.Argument(help="CSV in the export's columns.")],
 ) -> None:
     """Add answers gathered by email or forms (idempotent per respondent)."""
-    from bot.answering.anonymity import ensure_anon_secret
     from bot.answering.importing import ImportFileError, import_answers, read_file
 
     config = settings()
@@ -262,8 +284,7 @@ def answers_import(
     async def work(db: Database) -> Any:
         try:
             text = read_file(file)
-            secret = await ensure_anon_secret(db, config)
-            return await import_answers(db, consultation_id, text, anon_secret=secret)
+            return await import_answers(db, consultation_id, text, anon_secret=config.anon_key)
         except ImportFileError as exc:
             raise UserError(f"{file}: {exc}") from None
 

@@ -84,7 +84,12 @@ def build_services(
         renderers=renderers(),
     )
     services = Services(
-        settings=settings, db=db, client=client, outbox=outbox, hooks=lifecycle_hooks()
+        settings=settings,
+        db=db,
+        client=client,
+        outbox=outbox,
+        hooks=lifecycle_hooks(),
+        anon_secret=settings.anon_key,
     )
     outbox.give_way = services.give_way
     return services
