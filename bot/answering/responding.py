@@ -338,9 +338,16 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
     async with services.db.queued_session() as session:
         profile = await session.get(MemberProfile, user_id)
         if context is not None and context.ask_profile and parsed.region_id:
-            profile = profile or MemberProfile(user_id=user_id)
+            anonymous = view.consultation.anonymous
+            if profile is None:
+                # An anonymous answer leaves no time on the profile near its revision's (that
+                # would point to whose it is): a new profile takes the launch time instead.
+                created = (view.consultation.launched_at or utcnow()) if anonymous else utcnow()
+                profile = MemberProfile(user_id=user_id, updated_at=created)
             profile.region_id, profile.organisation = parsed.region_id, parsed.organisation
-            profile.source, profile.updated_at = "self", utcnow()
+            profile.source = "self"
+            if not anonymous:
+                profile.updated_at = utcnow()
             session.add(profile)
         result = await record_submission(
             session,

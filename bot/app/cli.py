@@ -6,9 +6,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -17,6 +19,7 @@ from rich.table import Table
 from bot.consultations.catalogue import ConsultationError, add_consultation, list_consultations
 from bot.consultations.directory import load_directory
 from bot.consultations.files import FileFormatError, load_consultation_file, load_directory_file
+from bot.core.audit import cli_actor
 from bot.core.services import Services
 from bot.core.settings import MissingSetting, Settings
 from bot.core.timefmt import human_deadline
@@ -210,7 +213,7 @@ def consultation_launch(
 
     started = run_async(
         lambda: _with_services(
-            lambda services: start_launch(services, consultation_id, actor="cli")
+            lambda services: start_launch(services, consultation_id, actor=cli_actor())
         )
     )
     console.print(
@@ -228,7 +231,7 @@ def consultation_close(
 
     closed = run_async(
         lambda: _with_services(
-            lambda services: close_consultation(services, consultation_id, actor="cli")
+            lambda services: close_consultation(services, consultation_id, actor=cli_actor())
         )
     )
     if closed.closed_now:
@@ -253,7 +256,9 @@ def consultation_extend(
 
     extended = run_async(
         lambda: _with_services(
-            lambda services: extend_consultation(services, consultation_id, deadline, actor="cli")
+            lambda services: extend_consultation(
+                services, consultation_id, deadline, actor=cli_actor()
+            )
         )
     )
     c = extended.consultation
@@ -347,6 +352,7 @@ async def _export(
     from sqlmodel import select
 
     from bot.consultations.catalogue import get_consultation
+    from bot.core.audit import cli_actor
     from bot.reporting.exports import ExportError, write_export
     from storage.models import Network
 
@@ -373,6 +379,7 @@ async def _export(
                 network_members=members,
                 organisation=config.organisation,
                 progress=lambda text: progress.update(stage, description=text),
+                actor=cli_actor(),
             )
         except ExportError as exc:
             raise UserError(str(exc)) from None
@@ -392,6 +399,61 @@ async def _channel_members(
     wanted = {n: channels[n] for n in (targets or channels) if n in channels}
     counts = await network_people_counts(ChannelMembers(client), WorkspacePeople(client), wanted)
     return counts or None
+
+
+# --- audit ---
+
+
+def parse_since(text: str, timezone: str) -> datetime:
+    """`2021-01-15` (midnight, local) or `2021-01-15T12:00` (local unless it has an offset)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--since {text!r} is not a date; use 2021-01-15 or 2021-01-15T12:00"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(timezone))
+    return when.astimezone(UTC)
+
+
+@app.command("audit")
+def audit(
+    consultation_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Only this consultation.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From this date (2021-01-15, local time) or time on."),
+    ] = None,
+) -> None:
+    """Who launched, closed, extended, exported, summarised, shared or edited themes, and when."""
+    import json
+
+    from bot.core.audit import read_audit
+
+    config = settings()
+
+    async def work(db: Database) -> Any:
+        start = parse_since(since, config.timezone) if since else None
+        return await read_audit(db, consultation_id, start)
+
+    entries = run_async(lambda: _with_db(work))
+    if not entries:
+        console.print("No audit entries" + (f" for {consultation_id}" if consultation_id else ""))
+        return
+    zone = ZoneInfo(config.timezone)
+    table = Table("When", "Who", "What", "Consultation", "Detail")
+    for entry in entries:
+        detail = {k: v for k, v in entry.detail.items() if v not in (None, [], {})}
+        table.add_row(
+            entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            entry.actor or "consultbot",
+            entry.action,
+            entry.consultation_id or "",
+            json.dumps(detail, sort_keys=True) if detail else "",
+        )
+    console.print(table)
 
 
 # --- demo ---

@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.consultations.catalogue import ConsultationError, get_consultation, target_networks
+from bot.core.audit import record, record_now
 from bot.core.permissions import Actor, authorize, regions_in_scope
 from bot.core.services import Services
 from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
@@ -39,8 +40,15 @@ async def network_member_counts(services: Services, networks: list[Network]) -> 
 
 
 async def build_summary(
-    services: Services, actor: Actor, consultation_id: str, region: str | None
+    services: Services,
+    actor: Actor,
+    consultation_id: str,
+    region: str | None,
+    *,
+    audited: bool = True,
 ) -> Summary:
+    """The summary `actor` may see (their regions, or `region` within them). Audited (who,
+    which regions) unless the caller audits its own use of it (a share)."""
     decision = authorize(actor, "summary", region=region)
     if not decision:
         raise SummaryRefused(decision.reason)
@@ -61,6 +69,15 @@ async def build_summary(
         with_themes=False,
     )
     await add_themes(services.db, result, consultation=view, max_themes=3)
+    if audited:
+        await record_now(
+            services.db,
+            actor.user_id,
+            "summary",
+            consultation_id,
+            region=region,
+            regions=sorted(scope) if scope is not None else None,
+        )
     if scope is None:
         scope_label = "All regions"
     else:
@@ -130,7 +147,7 @@ async def share_summary(
         ).first()
     if shared is not None:
         return False
-    summary = await build_summary(services, actor, consultation_id, region)
+    summary = await build_summary(services, actor, consultation_id, region, audited=False)
     blocks = [b for b in summary.blocks if b.get("block_id") != "summary_actions"]
     async with services.db.session() as session:
         # Written by this call or not at all: deliveries that passed the check together
@@ -151,5 +168,14 @@ async def share_summary(
                 )
             ],
         )
+        if written == 1:
+            record(
+                session,
+                actor.user_id,
+                "summary.share",
+                consultation_id,
+                region=region,
+                channel=channel,
+            )
     services.outbox.wake()
     return written == 1

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot.core.audit import record_now
 from storage.db import Database
 from storage.models import Network, Region
 
@@ -34,8 +35,12 @@ async def write_export(
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
     progress: Progress | None = None,
+    actor: str | None = None,
 ) -> list[Path]:
-    """Write one export to `target` (a file, or a directory to name it in); the files written."""
+    """Write one export to `target` (a file, or a directory to name it in); the files written.
+
+    Audited (who: `actor`, e.g. a Slack user id or `cli:<account>`; the format and filters)
+    before anything is written: "who has seen the responses?" must have every answer."""
     from bot.consultations.catalogue import get_consultation
     from bot.reporting.aggregation import Filters, add_themes, aggregate
     from bot.reporting.exports.data import export_csv, export_json, export_xlsx
@@ -57,6 +62,16 @@ async def write_export(
         )
     if target.is_dir():
         target = target / f"{consultation_id}.{fmt}"
+    await record_now(
+        db,
+        actor,
+        "export",
+        consultation_id,
+        format=fmt,
+        region=region,
+        network=network,
+        regions=sorted(regions) if regions is not None else None,
+    )
 
     if fmt in ("md", "docx"):
         from bot.reporting.drafting import FigureCheckError
