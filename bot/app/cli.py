@@ -380,6 +380,7 @@ async def _export(
                 organisation=config.organisation,
                 progress=lambda text: progress.update(stage, description=text),
                 actor=cli_actor(),
+                min_group=config.min_group,
             )
         except ExportError as exc:
             raise UserError(str(exc)) from None

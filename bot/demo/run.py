@@ -209,6 +209,7 @@ async def _export_all(h: Harness, out_dir: Path, progress: Progress) -> list[Pat
                 out_dir / name,
                 network_members=members,
                 actor="demo",
+                min_group=h.services.settings.min_group,
             )
         )
     return written

@@ -1084,6 +1084,12 @@ def _human_date(moment: Any, timezone: str) -> str:
     return f"{t:%A} {t.day} {t:%B %Y}"
 
 
+def _folded(kind: str) -> dict[str, str]:
+    from bot.reporting.suppression import OTHER, OTHER_NETWORKS, OTHER_REGIONS
+
+    return {OTHER: OTHER_NETWORKS if kind == "networks" else OTHER_REGIONS}
+
+
 async def gather(
     db: Any,
     consultation_id: str,
@@ -1094,6 +1100,7 @@ async def gather(
     network_members: Mapping[str, int] | None,
     organisation: str | None,
     progress: Callable[[str], Any] | None,
+    min_group: int = 5,
 ) -> tuple[dict[str, Any], dict[str, list[Any]], ConsultationMeta, dict[str, str], dict[str, str]]:
     from bot.consultations.catalogue import get_consultation
     from bot.consultations.directory import list_networks, list_regions
@@ -1116,7 +1123,12 @@ async def gather(
         regions=list(regions) if regions else None,
         network_members=dict(network_members) if network_members else None,
         with_themes=False,
+        min_group=min_group,
     )
+    if result.withheld:
+        from bot.reporting.suppression import ScopeWithheld
+
+        raise ScopeWithheld(result.respondents, min_group)
     step("Reading comments")
     comments: dict[str, list[Any]] = {}
     for question in result.questions:
@@ -1134,8 +1146,9 @@ async def gather(
     step("Finding themes")
     await add_themes(db, result, consultation=view, comments=comments)
     export = result.to_export_json()
-    network_names = {n.id: n.name for n in await list_networks(db)}
-    region_names = {r.id: r.name for r in await list_regions(db)}
+    # "other": the groups folded together below the minimum group size (anonymous only).
+    network_names = {**{n.id: n.name for n in await list_networks(db)}, **_folded("networks")}
+    region_names = {**{r.id: r.name for r in await list_regions(db)}, **_folded("regions")}
     tz = consultation.timezone
     scope_parts = []
     if network:

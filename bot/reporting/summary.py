@@ -67,6 +67,7 @@ async def build_summary(
         regions=scope,
         network_members=await network_member_counts(services, networks),
         with_themes=False,
+        min_group=services.settings.min_group,
     )
     await add_themes(services.db, result, consultation=view, max_themes=3)
     if audited:
@@ -93,6 +94,8 @@ async def build_summary(
 
 def summary_chart(result: Aggregate) -> bytes | None:
     """One chart for the first question with answers: what a lead most often wants to show."""
+    if result.withheld:
+        return None
     for question in result.questions:
         if question.answered == 0:
             continue
