@@ -103,7 +103,9 @@ async def test_upgrade_moves_a_stored_key_out_of_the_database(database_url: str)
             def to_0002(connection: sa.Connection) -> None:
                 config = alembic_config()
                 config.attributes["connection"] = connection
-                command.upgrade(config, "0002")
+                # From wherever the fixture left it (PostgreSQL's template is at head): 0002.
+                command.upgrade(config, "head")
+                command.downgrade(config, "0002")
 
             await conn.run_sync(to_0002)
             await conn.execute(
