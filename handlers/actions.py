@@ -100,7 +100,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await start_launch(services, str(_action(body).get("value")), actor=user_id)
         except ConsultationError as exc:
             log.info("launch from home refused: %s", exc)
-        await publish_home(services, user_id)
+        await publish_home(services, actor)
 
     register_reminder_actions(app, services)
 
@@ -139,4 +139,4 @@ def register_reminder_actions(app: AsyncApp, services: Services) -> None:
             await close_consultation(services, consultation_id, actor=user_id)
         except ConsultationError as exc:
             log.info("close from home refused: %s", exc)
-        await publish_home(services, user_id)
+        await publish_home(services, actor)

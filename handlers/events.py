@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.answering.home import publish_home
+from bot.core.permissions import resolve_actor
 from bot.core.services import Services
 
 
@@ -15,4 +16,4 @@ def register(app: AsyncApp, services: Services) -> None:
     async def home_opened(event: dict[str, Any]) -> None:
         user = event.get("user")
         if event.get("tab", "home") == "home" and isinstance(user, str) and user:
-            await publish_home(services, user)
+            await publish_home(services, await resolve_actor(services.db, user))

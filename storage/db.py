@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,9 +23,15 @@ def is_sqlite(url: str) -> bool:
 
 
 def _sqlite_file(url: str) -> None:
+    """Create the database file readable by its owner only (0600) before SQLite opens it: it
+    holds every answer, and SQLite would otherwise create it (and its journal, which copies the
+    file's mode) world-readable under the usual umask."""
     database = make_url(url).database
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -230,6 +230,8 @@ class ManualReminder(SQLModel, table=True):
     network_id: str = Field(max_length=100)
     requested_by: str = Field(max_length=40)
     sent_at: datetime = Field(default_factory=utcnow)
+    # The regions the nudge reached (a lead's); None: everyone in the network (staff).
+    regions: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ProcessedDelivery(SQLModel, table=True):
@@ -248,14 +250,6 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=60)
     consultation_id: str | None = Field(default=None, max_length=100, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-
-
-class AppSecret(SQLModel, table=True):
-    """Secrets generated on first run (e.g. the pseudonymisation key) when none is configured."""
-
-    __tablename__ = "app_secrets"
-    name: str = Field(primary_key=True, max_length=100)
-    value: str = Field(max_length=200)
 
 
 class InboxSubmission(SQLModel, table=True):

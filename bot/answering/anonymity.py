@@ -1,41 +1,30 @@
-"""Keyed pseudonyms for anonymous consultations: stable per person, unlinkable without the key."""
+"""Keyed pseudonyms for anonymous consultations: stable per person, unlinkable without the key.
+
+The key (CONSULTBOT_ANON_SECRET) lives only in the environment, never in the database: whoever
+has a dump or a backup and every Slack user id in it still cannot tell who answered what.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 
-from sqlalchemy.exc import IntegrityError
-
-from bot.core.settings import Settings
-from storage.db import Database
-from storage.models import AppSecret
-
-SECRET_NAME = "anon_secret"
+from bot.consultations.catalogue import ConsultationError
+from bot.core.settings import ANON_SECRET_MISSING
 
 
-async def ensure_anon_secret(db: Database, settings: Settings) -> str:
-    """CONSULTBOT_ANON_SECRET if set, else the key generated and stored on first run."""
-    if settings.anon_secret is not None and settings.anon_secret.get_secret_value():
-        return settings.anon_secret.get_secret_value()
-    async with db.session() as session:
-        stored = await session.get(AppSecret, SECRET_NAME)
-        if stored is not None:
-            return stored.value
-    try:
-        async with db.session() as session:
-            session.add(AppSecret(name=SECRET_NAME, value=secrets.token_hex(32)))
-    except IntegrityError:
-        pass  # another replica generated it first; use theirs
-    async with db.session() as session:
-        stored = await session.get(AppSecret, SECRET_NAME)
-        assert stored is not None
-        return stored.value
+class MissingAnonKey(ConsultationError):
+    """An anonymous consultation was asked for a pseudonym, and no key is set."""
+
+    def __init__(self) -> None:
+        super().__init__(ANON_SECRET_MISSING + ".")
 
 
 def pseudonym(secret: str, consultation_id: str, user_id: str) -> str:
     """Per consultation, so answers cannot be linked across consultations either."""
+    if not secret:
+        # An empty key would give pseudonyms anyone can recompute.
+        raise MissingAnonKey()
     digest = hmac.new(
         secret.encode(), f"{consultation_id}:{user_id}".encode(), hashlib.sha256
     ).hexdigest()

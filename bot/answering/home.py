@@ -7,13 +7,16 @@ from sqlmodel import col, select
 from bot.answering.anonymity import pseudonym
 from bot.answering.blocks.home import HomeItem, home_view
 from bot.consultations.catalogue import list_consultations, target_networks
-from bot.core.permissions import resolve_actor
+from bot.core.permissions import Actor, authorize
 from bot.core.services import Services
 from storage.models import Response
 
 
-async def publish_home(services: Services, user_id: str) -> None:
-    actor = await resolve_actor(services.db, user_id)
+async def publish_home(services: Services, actor: Actor) -> None:
+    """`actor` is resolved once by the listener (bot.core.permissions.resolve_actor)."""
+    user_id = actor.user_id
+    sees_counts = bool(authorize(actor, "view_counts"))
+    manages = bool(authorize(actor, "launch"))
     summaries = await list_consultations(services.db, statuses=("open", "draft"))
     open_items = [s for s in summaries if s.consultation.status == "open"]
     keys = {
@@ -23,6 +26,8 @@ async def publish_home(services: Services, user_id: str) -> None:
             else user_id
         )
         for s in open_items
+        # Without the key an anonymous answer cannot be found (nor given: answering says so).
+        if services.anon_secret or not s.consultation.anonymous
     }
     async with services.db.session() as session:
         rows = (
@@ -38,17 +43,17 @@ async def publish_home(services: Services, user_id: str) -> None:
         c = summary.consultation
         networks = await target_networks(services.db, c)
         can_answer = bool(await services.members.networks_of(user_id, networks))
-        if not can_answer and not actor.is_staff:
+        if not can_answer and not sees_counts:
             continue
         items.append(
             HomeItem(
                 consultation=c,
                 answered_at=answered.get(c.id),
-                respondents=summary.respondents if actor.is_staff else None,
+                respondents=summary.respondents if sees_counts else None,
                 can_answer=can_answer,
             )
         )
     drafts = [s.consultation for s in summaries if s.consultation.status == "draft"]
     await services.client.views_publish(
-        user_id=user_id, view=home_view(items, drafts=drafts, staff=actor.is_staff)
+        user_id=user_id, view=home_view(items, drafts=drafts, staff=manages)
     )

@@ -158,6 +158,12 @@ async def _form(
     consultation = await caches.state.get(consultation_id)
     if consultation is None:
         raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
+    if consultation.anonymous and not services.anon_secret:
+        # Never recorded under a pseudonym anyone could recompute (started without the key).
+        raise ConsultationError(
+            "This anonymous consultation cannot take answers until consultbot's anonymity key "
+            "is set up again; please tell the policy team."
+        )
     form = await caches.form.get(consultation_id)
     return (
         ConsultationView(consultation=consultation, questions=form.view.questions),
@@ -332,9 +338,16 @@ async def process_submission(services: Services, inbox_id: int) -> Recorded | No
     async with services.db.queued_session() as session:
         profile = await session.get(MemberProfile, user_id)
         if context is not None and context.ask_profile and parsed.region_id:
-            profile = profile or MemberProfile(user_id=user_id)
+            anonymous = view.consultation.anonymous
+            if profile is None:
+                # An anonymous answer leaves no time on the profile near its revision's (that
+                # would point to whose it is): a new profile takes the launch time instead.
+                created = (view.consultation.launched_at or utcnow()) if anonymous else utcnow()
+                profile = MemberProfile(user_id=user_id, updated_at=created)
             profile.region_id, profile.organisation = parsed.region_id, parsed.organisation
-            profile.source, profile.updated_at = "self", utcnow()
+            profile.source = "self"
+            if not anonymous:
+                profile.updated_at = utcnow()
             session.add(profile)
         result = await record_submission(
             session,

@@ -6,9 +6,11 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -17,10 +19,12 @@ from rich.table import Table
 from bot.consultations.catalogue import ConsultationError, add_consultation, list_consultations
 from bot.consultations.directory import load_directory
 from bot.consultations.files import FileFormatError, load_consultation_file, load_directory_file
+from bot.core.audit import cli_actor
 from bot.core.services import Services
 from bot.core.settings import MissingSetting, Settings
 from bot.core.timefmt import human_deadline
 from storage.db import Database
+from storage.migrate import UpgradeBlocked
 
 app = typer.Typer(
     name="consultbot",
@@ -59,7 +63,7 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
         for problem in exc.problems:
             errors.print(f"  {problem}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    except (UserError, ConsultationError, MissingSetting) as exc:
+    except (UserError, ConsultationError, MissingSetting, UpgradeBlocked) as exc:
         fail(str(exc))
     raise AssertionError("unreachable")
 
@@ -71,9 +75,10 @@ def settings() -> Settings:
 async def _with_db(work: Callable[[Database], Awaitable[T]]) -> T:
     from bot.app.runtime import prepare_database
 
-    db = Database(settings().database_url)
+    config = settings()
+    db = Database(config.database_url)
     try:
-        await prepare_database(db)
+        await prepare_database(db, anon_secret=config.anon_key)
         return await work(db)
     finally:
         await db.dispose()
@@ -103,16 +108,37 @@ def db_upgrade() -> None:
     """Apply database migrations."""
     from storage.migrate import current_revision, upgrade
 
+    config = settings()
+
     async def work() -> Any:
-        db = Database(settings().database_url)
+        db = Database(config.database_url)
         try:
-            await upgrade(db)
+            await upgrade(db, anon_secret=config.anon_key)
             return await current_revision(db)
         finally:
             await db.dispose()
 
     revision = run_async(work)
     console.print(f"Database is at revision {revision}.")
+
+
+@db_app.command("stored-key")
+def db_stored_key() -> None:
+    """Print the anonymity key an older consultbot kept in the database (to move it out)."""
+    from storage.migrate import stored_key
+
+    async def work() -> str | None:
+        db = Database(settings().database_url)
+        try:
+            return await stored_key(db)
+        finally:
+            await db.dispose()
+
+    key = run_async(work)
+    if key is None:
+        fail("this database keeps no anonymity key; nothing to move")
+    # Plain, on its own line, so it can be piped into a secrets store.
+    print(key)
 
 
 # --- directory ---
@@ -191,7 +217,7 @@ def consultation_launch(
 
     started = run_async(
         lambda: _with_services(
-            lambda services: start_launch(services, consultation_id, actor="cli")
+            lambda services: start_launch(services, consultation_id, actor=cli_actor())
         )
     )
     console.print(
@@ -209,7 +235,7 @@ def consultation_close(
 
     closed = run_async(
         lambda: _with_services(
-            lambda services: close_consultation(services, consultation_id, actor="cli")
+            lambda services: close_consultation(services, consultation_id, actor=cli_actor())
         )
     )
     if closed.closed_now:
@@ -234,7 +260,9 @@ def consultation_extend(
 
     extended = run_async(
         lambda: _with_services(
-            lambda services: extend_consultation(services, consultation_id, deadline, actor="cli")
+            lambda services: extend_consultation(
+                services, consultation_id, deadline, actor=cli_actor()
+            )
         )
     )
     c = extended.consultation
@@ -258,7 +286,6 @@ def answers_import(
     file: Annotated[Path, typer.Argument(help="CSV in the export's columns.")],
 ) -> None:
     """Add answers gathered by email or forms (idempotent per respondent)."""
-    from bot.answering.anonymity import ensure_anon_secret
     from bot.answering.importing import ImportFileError, import_answers, read_file
 
     config = settings()
@@ -266,8 +293,7 @@ def answers_import(
     async def work(db: Database) -> Any:
         try:
             text = read_file(file)
-            secret = await ensure_anon_secret(db, config)
-            return await import_answers(db, consultation_id, text, anon_secret=secret)
+            return await import_answers(db, consultation_id, text, anon_secret=config.anon_key)
         except ImportFileError as exc:
             raise UserError(f"{file}: {exc}") from None
 
@@ -330,6 +356,7 @@ async def _export(
     from sqlmodel import select
 
     from bot.consultations.catalogue import get_consultation
+    from bot.core.audit import cli_actor
     from bot.reporting.exports import ExportError, write_export
     from bot.reporting.scope import Filters
     from storage.models import Network
@@ -356,6 +383,8 @@ async def _export(
                 network_members=members,
                 organisation=config.organisation,
                 progress=lambda text: progress.update(stage, description=text),
+                actor=cli_actor(),
+                min_group=config.min_group,
             )
         except ExportError as exc:
             raise UserError(str(exc)) from None
@@ -375,6 +404,61 @@ async def _channel_members(
     wanted = {n: channels[n] for n in (targets or channels) if n in channels}
     counts = await network_people_counts(ChannelMembers(client), WorkspacePeople(client), wanted)
     return counts or None
+
+
+# --- audit ---
+
+
+def parse_since(text: str, timezone: str) -> datetime:
+    """`2021-01-15` (midnight, local) or `2021-01-15T12:00` (local unless it has an offset)."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"--since {text!r} is not a date; use 2021-01-15 or 2021-01-15T12:00"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(timezone))
+    return when.astimezone(UTC)
+
+
+@app.command("audit")
+def audit(
+    consultation_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Only this consultation.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="From this date (2021-01-15, local time) or time on."),
+    ] = None,
+) -> None:
+    """Who launched, closed, extended, exported, summarised, shared or edited themes, and when."""
+    import json
+
+    from bot.core.audit import read_audit
+
+    config = settings()
+
+    async def work(db: Database) -> Any:
+        start = parse_since(since, config.timezone) if since else None
+        return await read_audit(db, consultation_id, start)
+
+    entries = run_async(lambda: _with_db(work))
+    if not entries:
+        console.print("No audit entries" + (f" for {consultation_id}" if consultation_id else ""))
+        return
+    zone = ZoneInfo(config.timezone)
+    table = Table("When", "Who", "What", "Consultation", "Detail")
+    for entry in entries:
+        detail = {k: v for k, v in entry.detail.items() if v not in (None, [], {})}
+        table.add_row(
+            entry.at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+            entry.actor or "consultbot",
+            entry.action,
+            entry.consultation_id or "",
+            json.dumps(detail, sort_keys=True) if detail else "",
+        )
+    console.print(table)
 
 
 # --- demo ---

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 
-from bot.answering.anonymity import ensure_anon_secret
 from bot.answering.inbox import InboxWorker
 from bot.answering.responding import warm_answering_caches
 from bot.app import wiring
@@ -27,10 +26,10 @@ from storage.migrate import current_revision, head_revision, upgrade
 log = logging.getLogger(__name__)
 
 
-async def prepare_database(db: Database) -> None:
+async def prepare_database(db: Database, *, anon_secret: str = "") -> None:
     """Apply migrations when the schema is behind (an empty database included)."""
     if await current_revision(db) != head_revision():
-        await upgrade(db)
+        await upgrade(db, anon_secret=anon_secret)
 
 
 @dataclass
@@ -60,7 +59,7 @@ class Runtime:
     async def start(self) -> Services:
         settings = self.settings
         db = Database(settings.database_url)
-        await prepare_database(db)
+        await prepare_database(db, anon_secret=settings.anon_key)
         if self.options.load_directory and settings.directory_path:
             await load_directory(db, load_directory_file(settings.directory_path))
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
@@ -70,7 +69,6 @@ class Runtime:
         services = wiring.build_services(
             settings, db, client, per_channel_interval=self.options.per_channel_interval
         )
-        services.anon_secret = await ensure_anon_secret(db, settings)
         secret = (
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret

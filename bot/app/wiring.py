@@ -58,10 +58,17 @@ def subcommands() -> list[Subcommand]:
         Subcommand("list", "/consult list", general.list_command),
         Subcommand("new", "/consult new", new.new_command),
         Subcommand("launch", "/consult launch ID", launch.launch_command),
-        Subcommand("status", "/consult status ID", lifecycle.status_command),
-        Subcommand("remind", "/consult remind ID [NETWORK]", remind.remind_command),
-        Subcommand("summary", "/consult summary ID [REGION]", summary.summary_command),
-        Subcommand("export", "/consult export ID [docx|md|csv|xlsx|json]", export.export_command),
+        Subcommand("status", "/consult status ID", lifecycle.status_command, throttled=True),
+        Subcommand("remind", "/consult remind ID [NETWORK]", remind.remind_command, throttled=True),
+        Subcommand(
+            "summary", "/consult summary ID [REGION]", summary.summary_command, throttled=True
+        ),
+        Subcommand(
+            "export",
+            "/consult export ID [docx|md|csv|xlsx|json]",
+            export.export_command,
+            throttled=True,
+        ),
         Subcommand("close", "/consult close ID", lifecycle.close_command),
         Subcommand("extend", "/consult extend ID DATE", lifecycle.extend_command),
     ]
@@ -84,7 +91,12 @@ def build_services(
         renderers=renderers(),
     )
     services = Services(
-        settings=settings, db=db, client=client, outbox=outbox, hooks=lifecycle_hooks()
+        settings=settings,
+        db=db,
+        client=client,
+        outbox=outbox,
+        hooks=lifecycle_hooks(),
+        anon_secret=settings.anon_key,
     )
     outbox.give_way = services.give_way
     return services

@@ -24,6 +24,7 @@ from bot.consultations.catalogue import (
     target_networks,
 )
 from bot.core.services import Services
+from bot.core.settings import ANON_SECRET_MISSING
 from bot.delivery.outbox import BatchProgress, batch_progress, enqueue
 from storage.db import Database
 from storage.models import (
@@ -59,6 +60,10 @@ async def start_launch(services: Services, consultation_id: str, *, actor: str) 
         raise ConsultationError(
             f"The deadline of '{consultation_id}' has passed; extend it before launching."
         )
+    if consultation.anonymous and not services.anon_secret:
+        # Without the key outside the database, answers could only be pseudonymised with one
+        # kept beside them (or none): refused, saying how to make one.
+        raise ConsultationError(f"'{consultation_id}' is anonymous. {ANON_SECRET_MISSING}.")
     networks = await target_networks(services.db, consultation)
     if not networks:
         raise ConsultationError("There are no networks to post to; load the directory first.")

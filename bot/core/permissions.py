@@ -1,4 +1,6 @@
-"""Who may do what (docs/contracts.md, Slack surface). Every permission check in consultbot goes through here."""
+"""Who may do what (docs/security.md). Every role decision in consultbot goes through here: the
+table of actions and roles, and the few questions asked of an actor (which regions they see,
+whom a nudge of theirs reaches). Handlers resolve the actor once per request and hand it on."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ class Decision:
 
 ALLOW = Decision(True)
 
-# The slash-command actions and the roles allowed to run them (docs/contracts.md, Slack surface).
+# The slash-command actions and the roles allowed to run them (DESIGN §8).
 COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "help": frozenset(Role),
     "list": frozenset(Role),
@@ -57,9 +59,13 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "close": frozenset({Role.STAFF}),
     "extend": frozenset({Role.STAFF}),
 }
-# Actions that are not slash commands but need the same checks (buttons, CLI-equivalents).
+# Decisions that are not slash commands but need the same table (what a listing or the App
+# Home shows).
 ACTION_ROLES: dict[str, frozenset[Role]] = {
     **COMMAND_ROLES,
+    # Drafts and closed consultations in `/consult list`, not only those open for answers.
+    "list_all": frozenset({Role.STAFF, Role.LEAD}),
+    # Respondent counts and every open consultation on the App Home, with Launch and Close.
     "view_counts": frozenset({Role.STAFF}),
 }
 
@@ -100,6 +106,17 @@ def regions_in_scope(actor: Actor, requested: str | None) -> frozenset[str] | No
     if requested is not None:
         return frozenset({requested}) & actor.lead_regions
     return actor.lead_regions
+
+
+def allowed_actions(actor: Actor) -> frozenset[str]:
+    """Every action `actor` may take (what `/consult help` lists for them)."""
+    return frozenset(action for action in ACTION_ROLES if authorize(actor, action))
+
+
+def own_regions(actor: Actor) -> frozenset[str]:
+    """The regions whose own respondent count `/consult status` adds for this actor: a lead's
+    regions; none for staff, who see every network's figures already."""
+    return actor.lead_regions if actor.role is Role.LEAD else frozenset()
 
 
 def reminder_scope(actor: Actor) -> frozenset[str] | None:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.settings import Settings
+from bot.core.throttle import CommandThrottle
 from bot.delivery.outbox import OutboxWorker
 from bot.slack.membership import ChannelMembers
 from bot.slack.people import WorkspacePeople
@@ -79,6 +80,8 @@ class Services:
     members: ChannelMembers = field(init=False)
     people: WorkspacePeople = field(init=False)
     load: RequestLoad = field(default_factory=RequestLoad)
+    # Per-user throttle of the slash commands that call Slack (handlers/commands).
+    throttle: CommandThrottle = field(default_factory=CommandThrottle)
     hooks: LifecycleHooks = field(default_factory=LifecycleHooks)
     # Records accepted submissions after the ack; set by the runtime.
     inbox: InboxWorker | None = None

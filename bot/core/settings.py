@@ -14,6 +14,15 @@ WHERE_TO_GET = {
 }
 
 
+# How to make a pseudonymisation key: said wherever one is missing.
+MAKE_ANON_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+ANON_SECRET_MISSING = (
+    "CONSULTBOT_ANON_SECRET is not set, and anonymous consultations need it: make one with "
+    f"`{MAKE_ANON_SECRET}`, put it in the environment or .env (never in the database), "
+    "keep a copy somewhere safe, and restart"
+)
+
+
 class MissingSetting(Exception):
     """A value the chosen mode needs is not set; the message is one line for the user."""
 
@@ -30,10 +39,19 @@ class Settings(BaseSettings):
     timezone: str = Field(default="Europe/London", alias="CONSULTBOT_TIMEZONE")
     # Whose views the draft response gives, e.g. "the NHS Confederation" ("our members" if unset).
     organisation: str | None = Field(default=None, alias="CONSULTBOT_ORGANISATION")
+    # Kept outside the database: whoever holds both could re-identify every anonymous answer.
     anon_secret: SecretStr | None = Field(default=None, alias="CONSULTBOT_ANON_SECRET")
+    # In anonymous consultations, the smallest group (region, network, network x region) that
+    # any output shows on its own; smaller ones are folded into "other".
+    min_group: int = Field(default=5, ge=1, alias="CONSULTBOT_MIN_GROUP")
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")
     llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")
+
+    @property
+    def anon_key(self) -> str:
+        """The pseudonymisation key, or "" when unset (anonymous consultations then refuse)."""
+        return self.anon_secret.get_secret_value().strip() if self.anon_secret else ""
 
     def require(self, *names: str) -> None:
         """Raise MissingSetting naming the first required variable that is unset."""

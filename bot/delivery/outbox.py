@@ -70,8 +70,10 @@ WORKSPACE_LIMIT_WINDOW = 2.0
 # A claimed row is sent on its claim's lease while at most this share of the lease has passed;
 # later (it waited for pacing or a pause) the lease is renewed first, so the call has time.
 RENEW_AFTER = 0.25
-# Rows in this batch are deleted once sent: e.g. receipts of anonymous consultations, whose
-# row would otherwise tie a Slack user to the moment a pseudonymous answer was recorded.
+# Rows in this batch are deleted on every terminal outcome (sent, failed, withdrawn): e.g. the
+# receipts, failure notices and reminder DMs of anonymous consultations, whose row would otherwise
+# tie a Slack user to the moment a pseudonymous answer was recorded (or to having answered at
+# all). Their failures are logged without the channel, which is the member's user id.
 FORGET_WHEN_SENT = "forget-when-sent"
 
 # Payloads that must reflect the state at send time (e.g. a post's live response count) are
@@ -105,6 +107,26 @@ def _without_rate_limit_retries(client: AsyncWebClient) -> AsyncWebClient:
     own = copy.copy(client)
     own.retry_handlers = [h for h in handlers if not isinstance(h, AsyncRateLimitErrorRetryHandler)]
     return own
+
+
+def _loggable_channel(row: OutboxMessage) -> str:
+    """The channel for a log line: never a member's id on a row that must leave no trace."""
+    return f"row {row.id}" if row.batch == FORGET_WHEN_SENT else row.channel
+
+
+async def forget_or_cancel(session: AsyncSession, ids: Sequence[int], reason: str) -> int:
+    """Withdraw pending rows: mark them cancelled, or delete those that must leave no trace
+    (FORGET_WHEN_SENT). Returns how many were withdrawn."""
+    if not ids:
+        return 0
+    pending = and_(col(OutboxMessage.id).in_(list(ids)), col(OutboxMessage.status) == "pending")
+    forgotten = await session.exec(  # type: ignore[call-overload]
+        delete(OutboxMessage).where(pending, col(OutboxMessage.batch) == FORGET_WHEN_SENT)
+    )
+    cancelled = await session.exec(  # type: ignore[call-overload]
+        update(OutboxMessage).where(pending).values(status="cancelled", error=reason)
+    )
+    return int(forgotten.rowcount or 0) + int(cancelled.rowcount or 0)
 
 
 def _worker_name() -> str:
@@ -409,7 +431,10 @@ class OutboxWorker:
                 return 0
             if error in PERMANENT_ERRORS or (status < 500 and error is not None):
                 log.warning(
-                    "outbox: %s to %s failed permanently: %s", row.method, row.channel, error
+                    "outbox: %s to %s failed permanently: %s",
+                    row.method,
+                    _loggable_channel(row),
+                    error,
                 )
                 await self._finish(row, status="failed", error=error)
                 return 1
@@ -577,7 +602,7 @@ class OutboxWorker:
         error: str | None = None,
     ) -> None:
         self._renew_at.pop(row.id, None)  # type: ignore[arg-type]
-        if status == "sent" and row.batch == FORGET_WHEN_SENT:
+        if row.batch == FORGET_WHEN_SENT:
             async with self.db.queued_session() as session:
                 await session.exec(  # type: ignore[call-overload]
                     delete(OutboxMessage).where(

@@ -203,7 +203,13 @@ async def _export_all(h: Harness, out_dir: Path, progress: Progress) -> list[Pat
         progress(f"  writing {name}")
         written.extend(
             await write_export(
-                h.services.db, CONSULTATION, fmt, out_dir / name, network_members=members
+                h.services.db,
+                CONSULTATION,
+                fmt,
+                out_dir / name,
+                network_members=members,
+                actor="demo",
+                min_group=h.services.settings.min_group,
             )
         )
     return written

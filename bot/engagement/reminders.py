@@ -26,14 +26,15 @@ at most once an hour per network. Staff remind everyone (thread reply + DMs). A 
 nudge DMs only the non-responders of their own region(s) (region from the member's profile), and
 posts nothing in the channel, since it is not addressed to the whole network. "Once an hour"
 applies to overlapping audiences: a staff nudge (or a scheduled reminder) blocks every nudge of
-that network for an hour; a lead's nudge blocks staff and the leads of the same region(s).
+that network for an hour; a lead's nudge blocks the leads of the same region(s), and a staff nudge
+then leaves out those regions' members (it reached them) but reaches everyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -52,10 +53,16 @@ from bot.consultations.catalogue import (
     target_networks,
 )
 from bot.consultations.files import parse_offset
-from bot.core.permissions import Actor, reminder_scope, resolve_actor_in, scopes_overlap
+from bot.core.permissions import Actor, reminder_scope, scopes_overlap
 from bot.core.services import Services
 from bot.core.timefmt import human_time
-from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
+from bot.delivery.outbox import (
+    FORGET_WHEN_SENT,
+    Outgoing,
+    enqueue,
+    enqueue_many,
+    forget_or_cancel,
+)
 from bot.engagement.blocks import reminder_dm, thread_reminder
 from storage.db import Database, insert_or_ignore
 from storage.models import (
@@ -81,6 +88,8 @@ MANUAL_INTERVAL = timedelta(hours=1)
 # Slackbot is not flagged is_bot in users.info; it is never a member to remind.
 ACTIVE = ("pending", "claimed")
 DM_KEY_PREFIXES = ("reminder:", "nudge:")
+# How old a reading of the channels and the workspace's people the audience may use.
+AUDIENCE_SECONDS = 60.0
 CHANNEL_READS_AT_ONCE = 8  # conversations.members is Tier 4 (100+ a minute)
 
 
@@ -221,10 +230,14 @@ class Audience:
         return sum(1 for m in members if m in self.answered), len(members)
 
     def to_remind(
-        self, network_ids: Iterable[str], regions: frozenset[str] | None = None
+        self,
+        network_ids: Iterable[str],
+        regions: frozenset[str] | None = None,
+        skip: Mapping[str, frozenset[str]] | None = None,
     ) -> list[Person]:
-        """Members of these networks to DM: not answered, not opted out, in `regions` if given.
-        A member of several networks appears once."""
+        """Members of these networks to DM: not answered, not opted out, in `regions` if given,
+        not in the regions `skip` gives for that network. A member of several networks appears
+        once."""
         chosen: dict[str, Person] = {}
         for network_id in network_ids:
             for user_id in self.members.get(network_id, []):
@@ -232,6 +245,8 @@ class Audience:
                 if user_id in self.answered or user_id in self.opted_out:
                     continue
                 if regions is not None and person.region not in regions:
+                    continue
+                if skip and person.region in skip.get(network_id, ()):
                     continue
                 chosen[user_id] = person
         return [chosen[k] for k in sorted(chosen)]
@@ -263,14 +278,18 @@ async def _answered_and_opted_out(
 async def gather_audience(
     services: Services, view: ConsultationView, networks: list[Network]
 ) -> Audience:
-    """Read the channels (fresh, several at once) and each member once (users.list), then
-    answers and opt-outs."""
+    """Read the channels (several at once) and each member once (users.list), then answers
+    and opt-outs. The Slack readings may be up to AUDIENCE_SECONDS old: `/consult status`,
+    nudges and reminder rounds share them, so a lead asking five times costs Slack one
+    reading (users.list is Tier 2, and a reminder round to 2,000 people needs it too)."""
     reads = asyncio.Semaphore(CHANNEL_READS_AT_ONCE)
 
     async def read(network: Network) -> list[str] | None:
         async with reads:
             try:
-                return sorted(await services.members.members(network.channel_id, fresh=True))
+                return sorted(
+                    await services.members.members(network.channel_id, max_age=AUDIENCE_SECONDS)
+                )
             except SlackApiError as exc:
                 log.warning(
                     "reminders: cannot read members of %s: %s",
@@ -282,7 +301,8 @@ async def gather_audience(
     # All at once, the workspace listing (users.list) too: a channel answered 429, its
     # Retry-After slept out, then holds up nothing else.
     _listed, *found_members = await asyncio.gather(
-        services.people.people([], fresh=True), *(read(network) for network in networks)
+        services.people.people([], max_age=AUDIENCE_SECONDS),
+        *(read(network) for network in networks),
     )
     members = {n.id: ids or [] for n, ids in zip(networks, found_members, strict=True)}
     unreachable = [n.id for n, ids in zip(networks, found_members, strict=True) if ids is None]
@@ -336,6 +356,7 @@ async def enqueue_round(
     dm_networks: list[str],
     regions: frozenset[str] | None,
     now: datetime,
+    skip: Mapping[str, frozenset[str]] | None = None,
 ) -> RoundCounts:
     """Write one reminder round in the caller's transaction.
 
@@ -372,7 +393,7 @@ async def enqueue_round(
         threads += 1
     dms_now = dms_later = 0
     dms: list[Outgoing] = []
-    for person in audience.to_remind(dm_networks, regions):
+    for person in audience.to_remind(dm_networks, regions, skip):
         at = delivery_time(now, person.tz, consultation.deadline, consultation.timezone)
         dms.append(
             Outgoing(
@@ -385,6 +406,8 @@ async def enqueue_round(
                     "channel": person.user_id,
                 },
                 consultation_id=consultation.id,
+                # Anonymous: once sent, no row says who was (not) reminded, so who answered.
+                batch=FORGET_WHEN_SENT if consultation.anonymous else None,
                 available_at=at,
             )
         )
@@ -542,14 +565,9 @@ def _dm_rows() -> Any:
 
 
 async def _cancel_outbox(session: AsyncSession, ids: list[int], reason: str) -> int:
-    if not ids:
-        return 0
-    result = await session.exec(  # type: ignore[call-overload]
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending")
-        .values(status="cancelled", error=reason)
-    )
-    return int(result.rowcount or 0)
+    # A withdrawn DM of an anonymous consultation is deleted: "withdrawn: responded" beside a
+    # member's id would say who answered.
+    return await forget_or_cancel(session, ids, reason)
 
 
 async def withdraw_consultation_dms(session: AsyncSession, consultation_id: str) -> int:
@@ -619,7 +637,8 @@ async def stop_reminders(
 ) -> None:
     """Record the opt-out, withdraw this member's queued DMs, and update the DM they clicked."""
     async with services.db.session() as session:
-        if await session.get(Consultation, consultation_id) is None:
+        consultation = await session.get(Consultation, consultation_id)
+        if consultation is None:
             raise ConsultationError(f"There is no consultation with id '{consultation_id}'.")
         # One statement: a retried or double click arriving at the same moment records one.
         opted_out = await insert_or_ignore(
@@ -659,6 +678,7 @@ async def stop_reminders(
                     "stopped": True,
                 },
                 consultation_id=consultation_id,
+                batch=FORGET_WHEN_SENT if consultation.anonymous else None,
             )
     services.outbox.wake()
 
@@ -678,19 +698,50 @@ class NudgeOutcome:
     sent: list[tuple[Network, RoundCounts]] = field(default_factory=list)
     refused: list[NudgeRefusal] = field(default_factory=list)
     regions: frozenset[str] | None = None
+    # network -> regions left out: their lead nudged them within the hour
+    skipped: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
-async def _next_allowed(
+@dataclass(frozen=True)
+class NudgeRoom:
+    """What a new nudge may still reach, network by network, given the last hour's reminders."""
+
+    blocked: dict[str, datetime] = field(default_factory=dict)  # network -> when it may again
+    # network -> regions a lead's nudge reached this hour: skipped by a wider nudge
+    reached: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def nudge_room(
+    scope: frozenset[str] | None,
+    recent: Iterable[tuple[str, frozenset[str] | None, datetime]],
+) -> NudgeRoom:
+    """From the last hour's nudges (network, regions reached, when), what a nudge with `scope`
+    (None: everyone) may reach. A nudge to everyone blocks the network for an hour; a lead's
+    blocks only the regions it reached: another lead of those regions waits, staff still reach
+    everyone else in the network."""
+    room = NudgeRoom()
+    for network_id, regions, sent_at in recent:
+        again = sent_at + MANUAL_INTERVAL
+        if regions is None:
+            room.blocked[network_id] = max(room.blocked.get(network_id, again), again)
+            continue
+        if scope is not None and scopes_overlap(scope, regions):
+            room.blocked[network_id] = max(room.blocked.get(network_id, again), again)
+            continue
+        room.reached[network_id] = room.reached.get(network_id, frozenset()) | regions
+    return room
+
+
+async def _nudge_room(
     session: AsyncSession,
     consultation_id: str,
     network_ids: list[str],
     scope: frozenset[str] | None,
     now: datetime,
-) -> dict[str, datetime]:
-    """Networks that were reminded within the hour for an overlapping audience -> when a new
-    nudge is possible."""
+) -> NudgeRoom:
+    """`nudge_room` for these networks: a scheduled round in the last hour reached everyone."""
     since = now - MANUAL_INTERVAL
-    blocked: dict[str, datetime] = {}
+    recent: list[tuple[str, frozenset[str] | None, datetime]] = []
     scheduled = (
         await session.exec(
             select(ReminderPlan.done_at).where(
@@ -700,10 +751,10 @@ async def _next_allowed(
             )
         )
     ).all()
-    if scheduled:
-        at = max(d for d in scheduled if d is not None) + MANUAL_INTERVAL
-        blocked = dict.fromkeys(network_ids, at)
-    recent = (
+    for done_at in scheduled:
+        if done_at is not None:
+            recent += [(network_id, None, done_at) for network_id in network_ids]
+    nudges = (
         await session.exec(
             select(ManualReminder).where(
                 ManualReminder.consultation_id == consultation_id,
@@ -712,16 +763,11 @@ async def _next_allowed(
             )
         )
     ).all()
-    scopes: dict[str, frozenset[str] | None] = {}
-    for row in recent:
-        if row.requested_by not in scopes:
-            scopes[row.requested_by] = reminder_scope(
-                await resolve_actor_in(session, row.requested_by)
-            )
-        if scopes_overlap(scope, scopes[row.requested_by]):
-            at = row.sent_at + MANUAL_INTERVAL
-            blocked[row.network_id] = max(blocked.get(row.network_id, at), at)
-    return blocked
+    recent += [
+        (row.network_id, None if row.regions is None else frozenset(row.regions), row.sent_at)
+        for row in nudges
+    ]
+    return nudge_room(scope, recent)
 
 
 async def nudge(
@@ -753,11 +799,11 @@ async def nudge(
     scope = reminder_scope(actor)
     outcome = NudgeOutcome(consultation=consultation, regions=scope)
     async with services.db.session() as session:
-        blocked = await _next_allowed(
-            session, consultation_id, [n.id for n in networks], scope, now
-        )
-    allowed = [n for n in networks if n.id not in blocked]
-    outcome.refused = [NudgeRefusal(n, blocked[n.id]) for n in networks if n.id in blocked]
+        room = await _nudge_room(session, consultation_id, [n.id for n in networks], scope, now)
+    allowed = [n for n in networks if n.id not in room.blocked]
+    outcome.refused = [
+        NudgeRefusal(n, room.blocked[n.id]) for n in networks if n.id in room.blocked
+    ]
     if not allowed:
         return outcome
     audience = await gather_audience(services, view, allowed)
@@ -767,58 +813,65 @@ async def nudge(
         await session.exec(
             select(Consultation.id).where(Consultation.id == consultation_id).with_for_update()
         )
-        late = await _next_allowed(session, consultation_id, [n.id for n in allowed], scope, now)
-        outcome.refused += [NudgeRefusal(n, late[n.id]) for n in allowed if n.id in late]
-        allowed = [n for n in allowed if n.id not in late]
-        rows = {}
+        late = await _nudge_room(session, consultation_id, [n.id for n in allowed], scope, now)
+        outcome.refused += [
+            NudgeRefusal(n, late.blocked[n.id]) for n in allowed if n.id in late.blocked
+        ]
+        allowed = [n for n in allowed if n.id not in late.blocked]
+        skip = {n.id: late.reached[n.id] for n in allowed if n.id in late.reached}
+        outcome.skipped = skip
+        reached = {n.id: audience.to_remind([n.id], scope, skip) for n in allowed}
+        rows: dict[str, str] = {}
         for network in allowed:
+            if scope is not None and not reached[network.id]:
+                continue  # a lead's nudge that reached no one here blocks no one after it
             row = ManualReminder(
                 consultation_id=consultation_id,
                 network_id=network.id,
                 requested_by=actor.user_id,
                 sent_at=now,
+                # What it reached: a lead's regions only, so staff can still nudge the rest.
+                regions=sorted(scope) if scope is not None else None,
             )
             session.add(row)
             await session.flush()
             rows[network.id] = str(row.id)
+        total = RoundCounts()
         if rows:
-            round_id = min(rows.values(), key=int)
-            # Per network counts for the reply; the DMs themselves are one round.
-            per_network: list[tuple[Network, RoundCounts]] = []
             total = await enqueue_round(
                 session,
                 audience,
                 prefix="nudge",
-                round_id=round_id,
+                round_id=min(rows.values(), key=int),
                 thread_rounds=rows if scope is None else {},
                 dm_networks=list(rows),
                 regions=scope,
+                skip=skip,
                 now=now,
             )
-            for network in allowed:
-                reached = audience.to_remind([network.id], scope)
-                later = sum(
-                    1
-                    for p in reached
-                    if delivery_time(now, p.tz, consultation.deadline, consultation.timezone) > now
-                )
-                per_network.append(
-                    (network, RoundCounts(len(reached) - later, later, int(scope is None)))
-                )
-            outcome.sent = per_network
-            session.add(
-                AuditEntry(
-                    actor=actor.user_id,
-                    action="reminders.nudge",
-                    consultation_id=consultation_id,
-                    detail={
-                        "networks": list(rows),
-                        "regions": sorted(scope) if scope is not None else None,
-                        "dms_now": total.dms_now,
-                        "dms_later": total.dms_later,
-                    },
-                )
+        # Per network counts for the reply; the DMs themselves are one round.
+        for network in allowed:
+            later = sum(
+                1
+                for p in reached[network.id]
+                if delivery_time(now, p.tz, consultation.deadline, consultation.timezone) > now
             )
+            counts = RoundCounts(len(reached[network.id]) - later, later, int(scope is None))
+            outcome.sent.append((network, counts))
+        session.add(
+            AuditEntry(
+                actor=actor.user_id,
+                action="reminders.nudge",
+                consultation_id=consultation_id,
+                detail={
+                    "networks": list(rows),
+                    "regions": sorted(scope) if scope is not None else None,
+                    "skipped_regions": {k: sorted(v) for k, v in skip.items()},
+                    "dms_now": total.dms_now,
+                    "dms_later": total.dms_later,
+                },
+            )
+        )
     services.outbox.wake()
     return outcome
 
@@ -836,6 +889,11 @@ def nudge_reply(outcome: NudgeOutcome) -> str:
         )
         if counts.dms_later:
             text += f" ({counts.dms_later} when their working day starts)"
+        if network.id in outcome.skipped:
+            text += (
+                f" (not in {', '.join(sorted(outcome.skipped[network.id]))}: "
+                "its lead reminded them within the hour)"
+            )
         if counts.threads:
             text += ", and a note in the channel"
         lines.append(text + ".")

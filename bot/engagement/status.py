@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.consultations.catalogue import get_consultation, target_networks
-from bot.core.permissions import Actor, Role
+from bot.core.permissions import Actor, own_regions
 from bot.core.services import Services
 from bot.delivery.outbox import backlog
 from bot.engagement.blocks import NetworkRate, PlannedReminder, StatusReport
@@ -41,17 +41,16 @@ async def consultation_status(
             )
         ).one()
         regions: dict[str, int] = {}
-        if actor.role is Role.LEAD:
-            for region_id in sorted(actor.lead_regions):
-                region = await session.get(Region, region_id)
-                regions[region.name if region else region_id] = (
-                    await session.exec(
-                        select(func.count()).where(
-                            Response.consultation_id == consultation_id,
-                            Response.region_id == region_id,
-                        )
+        for region_id in sorted(own_regions(actor)):
+            region = await session.get(Region, region_id)
+            regions[region.name if region else region_id] = (
+                await session.exec(
+                    select(func.count()).where(
+                        Response.consultation_id == consultation_id,
+                        Response.region_id == region_id,
                     )
-                ).one()
+                )
+            ).one()
     return StatusReport(
         consultation=consultation,
         networks=rates,

@@ -38,6 +38,7 @@ from bot.core.vocabulary import (
     material_gap,
 )
 from bot.reporting.scope import UNKNOWN_REGION, Filters
+from bot.reporting.suppression import suppress_small_groups
 from storage.db import Database
 from storage.models import (
     Answer,
@@ -48,6 +49,8 @@ from storage.models import (
     ResponseNetwork,
 )
 
+# CONSULTBOT_MIN_GROUP's default: what an output gets when its caller passes no setting.
+DEFAULT_MIN_GROUP = 5
 COMMENT_BATCH = 2000
 
 
@@ -79,11 +82,13 @@ class NetworkSummary(BaseModel):
     # "slack": channel membership from conversations.members; "respondents": only the members
     # we know of (those who answered), used when Slack was not asked.
     members_source: Literal["slack", "respondents"] = "respondents"
+    suppressed: bool = False  # "other": networks below the minimum group size, folded
 
 
 class RegionSummary(BaseModel):
     name: str
     respondents: int = 0
+    suppressed: bool = False  # "other": regions below the minimum group size, folded
 
 
 class GroupedStance(BaseModel):
@@ -98,6 +103,7 @@ class Breakdown(BaseModel):
     counts: dict[str, int]
     percentages: dict[str, float]
     grouped: GroupedStance | None = None
+    suppressed: bool = False  # "other": groups below the minimum group size, folded
 
     def count(self, measure: str) -> int:
         """An option's count, or a stance group's ("supportive", ...) summed from the counts."""
@@ -189,6 +195,10 @@ class Aggregate(BaseModel):
     questions: list[QuestionAggregate]
     filters: Filters = Field(default_factory=Filters)
     themes_included: bool = False
+    # Anonymous consultations: the minimum group size applied (bot.reporting.suppression), and
+    # whether the whole scope was below it (then only `respondents` is given).
+    min_group: int | None = None
+    withheld: bool = False
 
     def question(self, key: str) -> QuestionAggregate:
         for question in self.questions:
@@ -210,6 +220,14 @@ class Aggregate(BaseModel):
             }
             if b.grouped is not None:
                 out["grouped"] = b.grouped.model_dump()
+            if b.suppressed:
+                out["suppressed"] = True
+            return out
+
+        def group(summary: NetworkSummary | RegionSummary) -> dict[str, Any]:
+            out = summary.model_dump(exclude={"suppressed"})
+            if summary.suppressed:
+                out["suppressed"] = True
             return out
 
         questions = []
@@ -252,12 +270,14 @@ class Aggregate(BaseModel):
                 "anonymous": self.consultation.anonymous,
             },
             "respondents": self.respondents,
-            "networks": {k: v.model_dump() for k, v in self.networks.items()},
+            "networks": {k: group(v) for k, v in self.networks.items()},
             "questions": questions,
             "imported": self.imported,
-            "regions": {k: v.model_dump() for k, v in self.regions.items()},
+            "regions": {k: group(v) for k, v in self.regions.items()},
             "filters": self.filters.describe(),
             "themes_included": self.themes_included,
+            **({"min_group": self.min_group} if self.min_group is not None else {}),
+            **({"withheld": True} if self.withheld else {}),
         }
 
 
@@ -522,8 +542,13 @@ async def aggregate(
     regions: frozenset[str] | Iterable[str] | None = None,
     network_members: Mapping[str, int] | None = None,
     with_themes: bool = True,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> Aggregate:
     """Counts, percentages and breakdowns of the current answers in scope (docs/contracts.md, Export JSON).
+
+    In an anonymous consultation no group below `min_group` (CONSULTBOT_MIN_GROUP) is shown on
+    its own, and a scope below it is withheld (bot.reporting.suppression): applied here, so
+    every output made from the aggregate keeps it.
 
     `network_members` is each network's channel membership (Slack's conversations.members);
     without it a network's members are those of its members we know of (its respondents).
@@ -671,6 +696,7 @@ async def aggregate(
         questions=questions,
         filters=filters,
     )
+    suppress_small_groups(result, min_group, material_differences)
     if with_themes:
         await add_themes(db, result, consultation=consultation)
     return result
@@ -851,7 +877,7 @@ async def add_themes(
 
     `comments` (by question key) saves reading them again when the caller already has them.
     """
-    if not themes_available():
+    if not themes_available() or result.withheld:
         return result
     from bot.reporting.themes import CommentInput, extract_themes
 

@@ -73,6 +73,18 @@ def summary_blocks(
             + ("closed" if c.status == "closed" else "open")
         ),
     ]
+    if result.withheld:
+        # An anonymous consultation with fewer answers in scope than the minimum group size:
+        # the count only, since the answers of so few could be told apart.
+        blocks.append(
+            section(
+                f":lock: Fewer than {result.min_group} responses so far"
+                + (f" from {escape(scope_label)}" if scope_label else "")
+                + ". This consultation is anonymous: the answers are summarised once there are "
+                "enough that no one's can be told apart."
+            )
+        )
+        return as_dicts(blocks)
     rates = []
     scoped = result.filters.by_region
     for network_id, network in result.networks.items():

@@ -1034,6 +1034,12 @@ def _human_date(moment: Any, timezone: str) -> str:
     return f"{t:%A} {t.day} {t:%B %Y}"
 
 
+def _folded(kind: str) -> dict[str, str]:
+    from bot.reporting.suppression import OTHER, OTHER_NETWORKS, OTHER_REGIONS
+
+    return {OTHER: OTHER_NETWORKS if kind == "networks" else OTHER_REGIONS}
+
+
 async def gather(
     db: Any,
     consultation_id: str,
@@ -1042,6 +1048,7 @@ async def gather(
     network_members: Mapping[str, int] | None,
     organisation: str | None,
     progress: Callable[[str], Any] | None,
+    min_group: int = 5,
 ) -> tuple[Aggregate, dict[str, list[Any]], ConsultationMeta, dict[str, str], dict[str, str]]:
     """The aggregate in scope (with themes), its comments by question, what the draft says about
     the consultation, and the names of networks and regions."""
@@ -1064,7 +1071,12 @@ async def gather(
         filters=filters,
         network_members=dict(network_members) if network_members else None,
         with_themes=False,
+        min_group=min_group,
     )
+    if result.withheld:
+        from bot.reporting.suppression import ScopeWithheld
+
+        raise ScopeWithheld(result.respondents, min_group)
     step("Reading comments")
     comments: dict[str, list[Any]] = {}
     for question in result.questions:
@@ -1074,8 +1086,9 @@ async def gather(
             )
     step("Finding themes")
     await add_themes(db, result, consultation=view, comments=comments)
-    network_names = {n.id: n.name for n in await list_networks(db)}
-    region_names = {r.id: r.name for r in await list_regions(db)}
+    # "other": the groups folded together below the minimum group size (anonymous only).
+    network_names = {**{n.id: n.name for n in await list_networks(db)}, **_folded("networks")}
+    region_names = {**{r.id: r.name for r in await list_regions(db)}, **_folded("regions")}
     tz = consultation.timezone
     scope_parts = []
     if filters.network:

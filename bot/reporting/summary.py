@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.consultations.catalogue import ConsultationError, get_consultation, target_networks
+from bot.core.audit import record, record_now
 from bot.core.permissions import Actor, authorize, regions_in_scope
 from bot.core.services import Services
 from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
@@ -40,8 +41,15 @@ async def network_member_counts(services: Services, networks: list[Network]) -> 
 
 
 async def build_summary(
-    services: Services, actor: Actor, consultation_id: str, region: str | None
+    services: Services,
+    actor: Actor,
+    consultation_id: str,
+    region: str | None,
+    *,
+    audited: bool = True,
 ) -> Summary:
+    """The summary `actor` may see (their regions, or `region` within them). Audited (who,
+    which regions) unless the caller audits its own use of it (a share)."""
     decision = authorize(actor, "summary", region=region)
     if not decision:
         raise SummaryRefused(decision.reason)
@@ -60,9 +68,19 @@ async def build_summary(
         filters=Filters(regions=scope),
         network_members=await network_member_counts(services, networks),
         with_themes=False,
+        min_group=services.settings.min_group,
     )
     await add_themes(services.db, result, consultation=view, max_themes=3)
     # None: every region; an empty set: none of them (the lead sees nobody's answers).
+    if audited:
+        await record_now(
+            services.db,
+            actor.user_id,
+            "summary",
+            consultation_id,
+            region=region,
+            regions=sorted(scope) if scope is not None else None,
+        )
     if scope is None:
         scope_label = "All regions"
     else:
@@ -78,6 +96,8 @@ async def build_summary(
 
 def summary_chart(result: Aggregate) -> bytes | None:
     """One chart for the first question with answers: what a lead most often wants to show."""
+    if result.withheld:
+        return None
     for question in result.questions:
         if question.answered == 0:
             continue
@@ -132,7 +152,7 @@ async def share_summary(
         ).first()
     if shared is not None:
         return False
-    summary = await build_summary(services, actor, consultation_id, region)
+    summary = await build_summary(services, actor, consultation_id, region, audited=False)
     blocks = [b for b in summary.blocks if b.get("block_id") != "summary_actions"]
     async with services.db.session() as session:
         # Written by this call or not at all: deliveries that passed the check together
@@ -153,5 +173,14 @@ async def share_summary(
                 )
             ],
         )
+        if written == 1:
+            record(
+                session,
+                actor.user_id,
+                "summary.share",
+                consultation_id,
+                region=region,
+                channel=channel,
+            )
     services.outbox.wake()
     return written == 1

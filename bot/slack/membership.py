@@ -59,9 +59,12 @@ class ChannelMembers:
                 break
         return frozenset(members)
 
-    async def members(self, channel_id: str, *, fresh: bool = False) -> frozenset[str]:
-        """The channel's members; `fresh` reads Slack now rather than the cache."""
-        return await self._cache.get(channel_id, max_age=0.0 if fresh else None)
+    async def members(
+        self, channel_id: str, *, fresh: bool = False, max_age: float | None = None
+    ) -> frozenset[str]:
+        """The channel's members; `fresh` reads Slack now rather than the cache, `max_age`
+        accepts a reading at most that many seconds old."""
+        return await self._cache.get(channel_id, max_age=0.0 if fresh else max_age)
 
     async def networks_of(self, user_id: str, networks: list[Network]) -> list[Network]:
         """The given networks whose channel `user_id` is in. A channel the bot cannot read

@@ -74,11 +74,15 @@ class WorkspacePeople:
                 break
         self._listing, self._listed_at = people, time.monotonic()
 
-    async def people(self, user_ids: list[str], *, fresh: bool = False) -> dict[str, SlackPerson]:
-        """The given users as people (unknown ones looked up one by one; failures left out)."""
+    async def people(
+        self, user_ids: list[str], *, fresh: bool = False, max_age: float | None = None
+    ) -> dict[str, SlackPerson]:
+        """The given users as people (unknown ones looked up one by one; failures left out).
+        `fresh` lists the workspace again now; `max_age` accepts a listing that young."""
         async with self._lock:
-            stale = self._listed_at is None or time.monotonic() - self._listed_at > self.ttl
-            if fresh or stale:
+            oldest = 0.0 if fresh else self.ttl if max_age is None else min(max_age, self.ttl)
+            stale = self._listed_at is None or time.monotonic() - self._listed_at > oldest
+            if stale:
                 try:
                     await self._refresh()
                 except SlackApiError as exc:

@@ -65,6 +65,8 @@ class Subcommand:
     name: str
     usage: str
     run: Callable[[CommandContext], Awaitable[None]]
+    # Costs Slack calls (channel members, the workspace's people): per-user throttled.
+    throttled: bool = False
 
 
 def parse(text: str) -> list[str]:
@@ -96,7 +98,12 @@ async def dispatch(
             response_type="ephemeral", text=decision.reason, blocks=ephemeral_text(decision.reason)
         )
         return
-    await subcommands[name].run(CommandContext(services, actor, words[1:], body, ack, respond))
+    subcommand = subcommands[name]
+    if subcommand.throttled and (wait := services.throttle.wait(user_id)):
+        text = f"You have asked a lot in a short time; try again in {wait} s."
+        await ack(response_type="ephemeral", text=text, blocks=ephemeral_text(text))
+        return
+    await subcommand.run(CommandContext(services, actor, words[1:], body, ack, respond))
 
 
 def register(app: AsyncApp, services: Services, subcommands: Sequence[Subcommand]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 from bot.consultations.catalogue import ConsultationError
-from bot.core.permissions import authorize
 from bot.reporting.summary import SummaryRefused, build_summary, upload_chart
 from bot.slack.text import escape
 from handlers.commands import CommandContext
@@ -17,10 +16,6 @@ async def summary_command(ctx: CommandContext) -> None:
         return
     consultation_id = ctx.args[0]
     region = ctx.args[1] if len(ctx.args) > 1 else None
-    decision = authorize(ctx.actor, "summary", region=region)
-    if not decision:  # refused at once, in the ack, before any slow work
-        await ctx.reply(decision.reason)
-        return
     await ctx.ack_quietly("Counting the answers so far…")
     try:
         summary = await build_summary(ctx.services, ctx.actor, consultation_id, region)

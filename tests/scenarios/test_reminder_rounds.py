@@ -288,19 +288,28 @@ async def test_manual_nudge_once_an_hour_and_leads_reach_their_region(harness: H
     assert reminder_dms(h, LONDON_MEMBER) and not reminder_dms(h, NOT_ANSWERED)
     assert not thread_reminders(h, "C0ICSNET")
 
-    # Staff may not nudge a network whose London members were just nudged...
+    # Staff can still nudge what the lead's nudge did not reach: the ICS Network outside London
+    # (its London members are left out, reminded within the hour), and the other network, with
+    # a note in its thread.
     seen = len(h.slack.ephemerals(STAFF))
     await h.driver.slash_command(STAFF, "remind rm-nudge")
     await h.slack.wait_for(lambda: len(h.slack.ephemerals(STAFF)) > seen + 1, timeout=10)
     reply = text_of(h.slack.ephemerals(STAFF)[-1])
-    assert "ICS Network* was reminded less than an hour ago" in reply
-    assert "you can remind it again from" in reply
-    # ...but the other network goes out, with a note in its thread.
+    assert "Reminded the *ICS Network*" in reply
+    assert "not in london: its lead reminded them within the hour" in reply
     assert "Reminded the *NHS Clinical Commissioners*" in reply
     await h.slack.wait_for(lambda: thread_reminders(h, "C0NHSCC"), timeout=10)
     await drain(h)
     assert len(reminder_dms(h, LONDON_MEMBER)) == 1
-    assert not reminder_dms(h, NOT_ANSWERED)
+    assert len(reminder_dms(h, NOT_ANSWERED)) == 1
+    # ...and now the ICS Network was reminded for everyone: the lead waits an hour.
+    seen = len(h.slack.ephemerals(LONDON_LEAD))
+    await h.driver.slash_command(LONDON_LEAD, "remind rm-nudge ics-network")
+    await h.slack.wait_for(lambda: len(h.slack.ephemerals(LONDON_LEAD)) > seen + 1, timeout=10)
+    # The ack and the reply: which Slack shows last depends on the moment, so look at both.
+    reply = " ".join(text_of(m) for m in h.slack.ephemerals(LONDON_LEAD)[seen:])
+    assert "ICS Network* was reminded less than an hour ago" in reply
+    assert "you can remind it again from" in reply
     # A member cannot nudge.
     await h.driver.slash_command(NOT_ANSWERED, "remind rm-nudge")
     assert "Only policy staff and regional leads" in text_of(h.slack.ephemerals(NOT_ANSWERED)[-1])

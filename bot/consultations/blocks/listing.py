@@ -15,8 +15,9 @@ from bot.slack.text import escape
 STATUS_LABELS = {"draft": "Not launched", "open": "Open", "closed": "Closed"}
 
 
-def help_blocks(role: str) -> list[dict[str, Any]]:
-    return as_dicts([section(render("messages/help.md.j2", role=role))])
+def help_blocks(can: frozenset[str]) -> list[dict[str, Any]]:
+    """The commands of the actions in `can` (bot.core.permissions.allowed_actions)."""
+    return as_dicts([section(render("messages/help.md.j2", can=can))])
 
 
 def list_blocks(

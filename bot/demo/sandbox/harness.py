@@ -7,6 +7,7 @@ API call it makes lands in the sandbox.
 from __future__ import annotations
 
 import asyncio
+import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class Harness:
     )
     rate_limits: RateLimits | None = None
     timezone: str = "Europe/London"
+    # A throwaway pseudonymisation key for this run (the same across restarts of the app); ""
+    # runs the bot as one started without CONSULTBOT_ANON_SECRET.
+    anon_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     slack: SandboxSlack | None = None
     runtime: Runtime | None = None
     driver: SlackDriver | None = None
@@ -60,7 +64,7 @@ class Harness:
             SLACK_API_URL=self.slack.url,
             DATABASE_URL=self.database_url,
             CONSULTBOT_TIMEZONE=self.timezone,
-            CONSULTBOT_ANON_SECRET="sandbox-anonymity-key",
+            CONSULTBOT_ANON_SECRET=self.anon_secret,
             CONSULTBOT_DIRECTORY=None,
         )
 

@@ -11,6 +11,8 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot.core.audit import record_now
+from bot.reporting.aggregation import DEFAULT_MIN_GROUP
 from bot.reporting.scope import Filters
 from storage.db import Database
 from storage.models import Network, Region
@@ -33,13 +35,18 @@ async def write_export(
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
     progress: Progress | None = None,
+    actor: str | None = None,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> list[Path]:
     """Write one export to `target` (a file, or a directory to name it in); the files written.
 
-    `filters` is whose answers it holds (None: everyone's)."""
+    `filters` is whose answers it holds (None: everyone's).
+    Audited (who: `actor`, e.g. a Slack user id or `cli:<account>`; the format and filters)
+    before anything is written: "who has seen the responses?" must have every answer."""
     from bot.consultations.catalogue import get_consultation
     from bot.reporting.aggregation import add_themes, aggregate
     from bot.reporting.exports.data import export_csv, export_json, export_xlsx
+    from bot.reporting.suppression import ScopeWithheld, withheld_text
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format '{fmt}' (use one of {', '.join(FORMATS)})")
@@ -60,6 +67,16 @@ async def write_export(
         )
     if target.is_dir():
         target = target / f"{consultation_id}.{fmt}"
+    await record_now(
+        db,
+        actor,
+        "export",
+        consultation_id,
+        format=fmt,
+        region=region,
+        network=network,
+        regions=sorted(filters.regions) if filters.regions is not None else None,
+    )
 
     if fmt in ("md", "docx"):
         from bot.reporting.drafting import FigureCheckError
@@ -75,11 +92,14 @@ async def write_export(
                 network_members=network_members,
                 organisation=organisation,
                 progress=say,
+                min_group=min_group,
             )
         except FigureCheckError as exc:
             raise ExportError(
                 f"the draft was not written: a figure failed its check ({exc})"
             ) from None
+        except ScopeWithheld as exc:
+            raise ExportError(f"nothing exported: {exc}") from None
         except OSError as exc:
             raise ExportError(f"cannot write {target} ({exc.strerror})") from None
         return [Path(p) for p in written]
@@ -91,17 +111,20 @@ async def write_export(
         filters=filters,
         network_members=network_members,
         with_themes=False,
+        min_group=min_group,
     )
+    if result.withheld:
+        raise ExportError(f"nothing exported: {withheld_text(min_group)}")
     if fmt == "json":
         say("finding themes")
         await add_themes(db, result, consultation=consultation)
         data = export_json(result)
     elif fmt == "csv":
         say("writing rows")
-        data = await export_csv(db, consultation_id, filters)
+        data = await export_csv(db, consultation_id, filters, min_group=min_group)
     else:
         say("writing the workbook")
-        data = await export_xlsx(db, consultation_id, filters, summary=result)
+        data = await export_xlsx(db, consultation_id, filters, summary=result, min_group=min_group)
     try:
         await asyncio.to_thread(_write, target, data)
     except OSError as exc:

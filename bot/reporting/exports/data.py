@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from openpyxl import Workbook
@@ -49,12 +49,14 @@ from bot.answering.sheet import (
 from bot.consultations.catalogue import ConsultationView, get_consultation
 from bot.core.vocabulary import GROUP_DESCRIPTIONS
 from bot.reporting.aggregation import (
+    DEFAULT_MIN_GROUP,
     Aggregate,
     aggregate,
     scope_clauses,
     utc_iso,
 )
 from bot.reporting.scope import Filters
+from bot.reporting.suppression import OTHER, coarsen
 from storage.db import Database
 from storage.models import Answer, AnswerSelection, Network, Region, Response, ResponseNetwork
 
@@ -111,8 +113,12 @@ async def iter_export_rows(
     *,
     consultation: ConsultationView | None = None,
     batch_size: int = RESPONSE_BATCH,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    """Rows (dicts keyed by `columns(...)`) in batches of respondents, in respondent order."""
+    """Rows (dicts keyed by `columns(...)`) in batches of respondents, in respondent order.
+
+    Anonymous: a respondent's networks and region are shown only where at least `min_group`
+    respondents in scope share them (bot.reporting.suppression.coarsen), else "other"."""
     filters = filters or Filters()
     consultation = consultation or await get_consultation(db, consultation_id)
     c = consultation.consultation
@@ -122,6 +128,11 @@ async def iter_export_rows(
     async with db.engine.connect() as conn:
         network_names = dict((await conn.execute(select(Network.id, Network.name))).all())
         region_names = dict((await conn.execute(select(Region.id, Region.name))).all())
+    shown: dict[int, tuple[str, str]] | None = None
+    if anonymous:
+        shown = await _coarsened_identities(
+            db, consultation_id, filters, network_names, region_names, min_group
+        )
     # A stable number per respondent of the whole consultation, whatever the filters.
     numbered = (
         select(
@@ -205,6 +216,8 @@ async def iter_export_rows(
                 sorted((network_names.get(n, n) for n in networks.get(r.id, [])), key=str.lower)
             )
             region = region_names.get(r.region_id, r.region_id) if r.region_id else ""
+            if shown is not None:
+                network_list, region = shown.get(r.id, (OTHER, OTHER))
             for answer in sorted(
                 by_revision.get(r.current_revision_id, []), key=lambda a: position[a.question_id]
             ):
@@ -253,6 +266,44 @@ async def iter_export_rows(
             return
 
 
+async def _coarsened_identities(
+    db: Database,
+    consultation_id: str,
+    filters: Filters,
+    network_names: Mapping[str, str],
+    region_names: Mapping[str, str],
+    min_group: int,
+) -> dict[int, tuple[str, str]]:
+    """Every respondent in scope -> (networks, region) as an anonymous sheet may show them."""
+    async with db.engine.connect() as conn:
+        regions = dict(
+            (
+                await conn.execute(
+                    select(Response.id, Response.region_id).where(
+                        *scope_clauses(consultation_id, filters)
+                    )
+                )
+            ).all()
+        )
+        networks: dict[int, list[str]] = {}
+        for response_id, network_id in await conn.execute(
+            select(ResponseNetwork.response_id, ResponseNetwork.network_id)
+            .join(Response, Response.id == ResponseNetwork.response_id)  # type: ignore[arg-type]
+            .where(*scope_clauses(consultation_id, filters))
+        ):
+            networks.setdefault(response_id, []).append(network_id)
+    people = {
+        rid: (
+            LIST_SEPARATOR.join(
+                sorted((network_names.get(n, n) for n in networks.get(rid, [])), key=str.lower)
+            ),
+            region_names.get(region_id, region_id) if region_id else "",
+        )
+        for rid, region_id in regions.items()
+    }
+    return coarsen(people, min_group)
+
+
 def _date_only(moment: Any) -> str:
     return utc_iso(moment)[:10] if moment is not None else ""
 
@@ -274,14 +325,22 @@ def _csv_cell(value: Any) -> Any:
     return neutralise(value) if isinstance(value, str) else value
 
 
-async def export_csv(db: Database, consultation_id: str, filters: Filters | None = None) -> bytes:
+async def export_csv(
+    db: Database,
+    consultation_id: str,
+    filters: Filters | None = None,
+    *,
+    min_group: int = DEFAULT_MIN_GROUP,
+) -> bytes:
     """UTF-8 with a byte order mark (so Excel reads the accents), one row per answer."""
     consultation = await get_consultation(db, consultation_id)
     header = columns(consultation.consultation.anonymous)
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(header)
-    async for batch in iter_export_rows(db, consultation_id, filters, consultation=consultation):
+    async for batch in iter_export_rows(
+        db, consultation_id, filters, consultation=consultation, min_group=min_group
+    ):
         writer.writerows([_csv_cell(row[col]) for col in header] for row in batch)
     return out.getvalue().encode("utf-8-sig")
 
@@ -318,16 +377,21 @@ async def export_xlsx(
     filters: Filters | None = None,
     *,
     summary: Aggregate | None = None,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> bytes:
     """A workbook with a "Responses" sheet (one row per answer) and a "Summary" sheet."""
     filters = filters or Filters()
     consultation = await get_consultation(db, consultation_id)
     if summary is None:
-        summary = await aggregate(db, consultation_id, filters=filters, with_themes=False)
+        summary = await aggregate(
+            db, consultation_id, filters=filters, with_themes=False, min_group=min_group
+        )
     header = columns(consultation.consultation.anonymous)
     wb = Workbook(write_only=True)
     ws = _sheet(wb, "Responses", header, (_WIDTHS[c] for c in header))
-    async for batch in iter_export_rows(db, consultation_id, filters, consultation=consultation):
+    async for batch in iter_export_rows(
+        db, consultation_id, filters, consultation=consultation, min_group=min_group
+    ):
         for row in batch:
             ws.append([_text_cell(ws, row[c], wrap=c == COMMENT) for c in header])
 

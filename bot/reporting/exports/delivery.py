@@ -38,6 +38,8 @@ async def send_export_to_dm(
             target,
             network_members=members,
             organisation=services.settings.organisation,
+            actor=user_id,
+            min_group=services.settings.min_group,
         )
         files = [p for p in written if p.suffix == f".{fmt}"]
         contents = [(p.name, await asyncio.to_thread(p.read_bytes)) for p in files]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from bot.reporting.aggregation import DEFAULT_MIN_GROUP
 from bot.reporting.drafting import build_draft, gather, render_markdown, verify_figures
 from bot.reporting.exports.draft_docx import render_docx
 from bot.reporting.scope import Filters
@@ -30,6 +31,7 @@ async def write_draft(
     progress: Callable[[str], Any] | None = None,
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
+    min_group: int = DEFAULT_MIN_GROUP,
 ) -> list[Path]:
     """Write the draft response for ``consultation_id`` and return the files written.
 
@@ -49,6 +51,7 @@ async def write_draft(
         network_members=network_members,
         organisation=organisation,
         progress=progress,
+        min_group=min_group,
     )
 
     def build_and_render() -> dict[Path, bytes]:

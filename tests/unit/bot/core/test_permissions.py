@@ -127,3 +127,54 @@ async def test_resolve_actor_from_the_directory(db: Database) -> None:
     assert member.role is Role.MEMBER
     assert not authorize(member, "status")
     assert authorize(lead, "summary", region="london")
+
+
+# Every rule of the gate, per role. An outsider (in no network, not in the directory) resolves to
+# an actor with no powers: they may ask for help and the list of open consultations, no more.
+OUTSIDER = Actor("U0OUTSIDER")
+EVERY_ROLE = {"staff": STAFF, "lead": LEAD, "member": MEMBER, "outsider": OUTSIDER}
+ACTION_EXPECTED: dict[str, set[str]] = {
+    **{
+        action: {r.value for r in roles} | ({"outsider"} if Role.MEMBER in roles else set())
+        for action, roles in EXPECTED.items()
+    },
+    "list_all": {"staff", "lead"},
+    "view_counts": {"staff"},
+}
+
+
+@pytest.mark.parametrize("who", sorted(EVERY_ROLE))
+def test_every_rule_per_role(who: str) -> None:
+    from bot.core.permissions import (
+        ACTION_ROLES,
+        allowed_actions,
+        own_regions,
+        reminder_scope,
+    )
+
+    actor = EVERY_ROLE[who]
+    assert set(ACTION_ROLES) == set(ACTION_EXPECTED)
+    assert allowed_actions(actor) == {a for a, roles in ACTION_EXPECTED.items() if who in roles}
+    assert own_regions(actor) == (frozenset({"north-west"}) if who == "lead" else frozenset())
+    assert reminder_scope(actor) == (
+        None if who == "staff" else frozenset({"north-west"}) if who == "lead" else frozenset()
+    )
+    assert regions_in_scope(actor, None) == (
+        None if who == "staff" else frozenset({"north-west"}) if who == "lead" else frozenset()
+    )
+    # A lead asking for another region is refused, saying which they lead.
+    summary = authorize(actor, "summary", region="london")
+    assert bool(summary) is (who == "staff")
+
+
+async def test_an_outsider_resolves_to_no_powers(db: Database) -> None:
+    await load_directory(
+        db,
+        parse_directory(
+            "staff: [U01STAFF]\nregions: [{id: london, name: London, leads: [U01LEAD]}]\n"
+            "networks: [{id: ics, name: ICS, channel: C01ICS}]\n"
+        ),
+    )
+    outsider = await resolve_actor(db, "U0OUTSIDER")
+    assert outsider.role is Role.MEMBER and not outsider.lead_regions
+    assert not authorize(outsider, "summary") and not authorize(outsider, "view_counts")
