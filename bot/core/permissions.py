@@ -56,11 +56,15 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "export": frozenset({Role.STAFF}),
     "close": frozenset({Role.STAFF}),
     "extend": frozenset({Role.STAFF}),
+    # Anyone consulted; a member must also be in one of the consultation's networks.
+    "ask": frozenset(Role),
 }
 # Actions that are not slash commands but need the same checks (buttons, CLI-equivalents).
 ACTION_ROLES: dict[str, frozenset[Role]] = {
     **COMMAND_ROLES,
     "view_counts": frozenset({Role.STAFF}),
+    "answer_question": frozenset({Role.STAFF}),
+    "add_to_faq": frozenset({Role.STAFF}),
 }
 
 _ROLE_NAMES = {Role.STAFF: "policy staff", Role.LEAD: "regional leads", Role.MEMBER: "members"}

@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     # Whose views the draft response gives, e.g. "the NHS Confederation" ("our members" if unset).
     organisation: str | None = Field(default=None, alias="CONSULTBOT_ORGANISATION")
     anon_secret: SecretStr | None = Field(default=None, alias="CONSULTBOT_ANON_SECRET")
+    # In anonymous consultations, the smallest group (e.g. a region) shown on its own.
+    min_group: int = Field(default=5, ge=1, alias="CONSULTBOT_MIN_GROUP")
     llm_base_url: str | None = Field(default=None, alias="LLM_BASE_URL")
     llm_model: str | None = Field(default=None, alias="LLM_MODEL")
     llm_api_key: SecretStr | None = Field(default=None, alias="LLM_API_KEY")

@@ -57,6 +57,7 @@ from bot.core.services import Services
 from bot.core.timefmt import human_time
 from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
 from bot.engagement.blocks import reminder_dm, thread_reminder
+from bot.engagement.escalation import escalate_quiet_regions
 from storage.db import Database, insert_or_ignore
 from storage.models import (
     AuditEntry,
@@ -496,6 +497,16 @@ async def send_reminder(services: Services, plan_id: int, now: datetime) -> Roun
             regions=None,
             now=now,
         )
+        # The leads of quiet regions hear of it at the same point, once (same transaction).
+        await escalate_quiet_regions(
+            session,
+            view.consultation,
+            round_id=str(plan_id),
+            people=audience.people,
+            region_of={user_id: person.region for user_id, person in audience.people.items()},
+            answered=audience.answered,
+            min_group=services.settings.min_group,
+        )
     services.outbox.wake()
     log.info(
         "reminder %s of %s sent: %d threads, %d DMs now, %d later",
@@ -686,20 +697,27 @@ async def _next_allowed(
     network_ids: list[str],
     scope: frozenset[str] | None,
     now: datetime,
+    *,
+    after_round: bool = False,
 ) -> dict[str, datetime]:
     """Networks that were reminded within the hour for an overlapping audience -> when a new
-    nudge is possible."""
+    nudge is possible. `after_round`: a lead answering an escalation may follow the scheduled
+    round at once (only other nudges count)."""
     since = now - MANUAL_INTERVAL
     blocked: dict[str, datetime] = {}
     scheduled = (
-        await session.exec(
-            select(ReminderPlan.done_at).where(
-                ReminderPlan.consultation_id == consultation_id,
-                ReminderPlan.status == "done",
-                col(ReminderPlan.done_at) > since,
+        []
+        if after_round
+        else (
+            await session.exec(
+                select(ReminderPlan.done_at).where(
+                    ReminderPlan.consultation_id == consultation_id,
+                    ReminderPlan.status == "done",
+                    col(ReminderPlan.done_at) > since,
+                )
             )
-        )
-    ).all()
+        ).all()
+    )
     if scheduled:
         at = max(d for d in scheduled if d is not None) + MANUAL_INTERVAL
         blocked = dict.fromkeys(network_ids, at)
@@ -730,8 +748,12 @@ async def nudge(
     actor: Actor,
     network_ref: str | None = None,
     now: datetime | None = None,
+    *,
+    region: str | None = None,
 ) -> NudgeOutcome:
-    """Remind one network (id or name) or every target network now, within the actor's scope."""
+    """Remind one network (id or name) or every target network now, within the actor's scope
+    (narrowed to one `region` when given: the button of an escalation DM, which may follow the
+    scheduled round at once)."""
     now = now or utcnow()
     view = await get_consultation(services.db, consultation_id)
     consultation = view.consultation
@@ -751,10 +773,13 @@ async def nudge(
                 f"`{network_ref}` is not one of this consultation's networks ({known})."
             )
     scope = reminder_scope(actor)
+    if region is not None:
+        scope = frozenset({region}) if scope is None else scope & {region}
+    after_round = region is not None
     outcome = NudgeOutcome(consultation=consultation, regions=scope)
     async with services.db.session() as session:
         blocked = await _next_allowed(
-            session, consultation_id, [n.id for n in networks], scope, now
+            session, consultation_id, [n.id for n in networks], scope, now, after_round=after_round
         )
     allowed = [n for n in networks if n.id not in blocked]
     outcome.refused = [NudgeRefusal(n, blocked[n.id]) for n in networks if n.id in blocked]
@@ -767,7 +792,9 @@ async def nudge(
         await session.exec(
             select(Consultation.id).where(Consultation.id == consultation_id).with_for_update()
         )
-        late = await _next_allowed(session, consultation_id, [n.id for n in allowed], scope, now)
+        late = await _next_allowed(
+            session, consultation_id, [n.id for n in allowed], scope, now, after_round=after_round
+        )
         outcome.refused += [NudgeRefusal(n, late[n.id]) for n in allowed if n.id in late]
         allowed = [n for n in allowed if n.id not in late]
         rows = {}
