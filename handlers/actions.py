@@ -19,8 +19,15 @@ from bot.consultations.launch import start_launch
 from bot.consultations.lifecycle import close_consultation
 from bot.core.permissions import authorize, resolve_actor
 from bot.core.services import Services
-from bot.engagement.blocks import STOP_REMINDERS_ACTION
-from bot.engagement.reminders import stop_reminders
+from bot.engagement.blocks import (
+    ADD_TO_FAQ_ACTION,
+    ANSWER_QUESTION_ACTION,
+    NUDGE_REGION_ACTION,
+    STOP_REMINDERS_ACTION,
+    answer_modal,
+)
+from bot.engagement.questions import add_to_faq, open_question
+from bot.engagement.reminders import nudge, nudge_reply, stop_reminders
 from bot.reporting.blocks import SHARE_ACTION
 from bot.reporting.summary import SummaryRefused, share_summary
 
@@ -103,6 +110,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await publish_home(services, actor)
 
     register_reminder_actions(app, services)
+    register_question_actions(app, services)
 
 
 def register_reminder_actions(app: AsyncApp, services: Services) -> None:
@@ -127,6 +135,31 @@ def register_reminder_actions(app: AsyncApp, services: Services) -> None:
         except ConsultationError as exc:
             log.info("stop reminders refused: %s", exc)
 
+    @app.action(NUDGE_REGION_ACTION)
+    async def nudge_region_clicked(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        """A lead's "Nudge them now" in an escalation DM: the nudge, scoped to that region."""
+        await ack()
+        user_id = (body.get("user") or {}).get("id") or ""
+        try:
+            value = json.loads(_action(body).get("value") or "{}")
+            consultation_id, region = str(value["c"]), str(value["r"])
+        except (ValueError, KeyError, TypeError):
+            return
+        actor = await resolve_actor(services.db, user_id)
+        decision = authorize(actor, "remind", region=region)
+        if not decision:
+            await respond(response_type="ephemeral", text=decision.reason, replace_original=False)
+            return
+        try:
+            outcome = await nudge(services, consultation_id, actor, region=region)
+        except ConsultationError as exc:
+            await respond(response_type="ephemeral", text=str(exc), replace_original=False)
+            return
+        text = nudge_reply(outcome) or "There is no one left to nudge in that region."
+        await respond(response_type="ephemeral", text=text, replace_original=False)
+
     @app.action(HOME_CLOSE_ACTION)
     async def close_from_home(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
@@ -140,3 +173,65 @@ def register_reminder_actions(app: AsyncApp, services: Services) -> None:
         except ConsultationError as exc:
             log.info("close from home refused: %s", exc)
         await publish_home(services, actor)
+
+
+def _question_id(body: dict[str, Any]) -> int | None:
+    try:
+        return int(str(_action(body).get("value")))
+    except ValueError:
+        return None
+
+
+def register_question_actions(app: AsyncApp, services: Services) -> None:
+    """Answer (opens the modal) and Add to FAQ, in the DMs staff get about members' questions."""
+
+    @app.action(ANSWER_QUESTION_ACTION)
+    async def answer_clicked(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user_id = (body.get("user") or {}).get("id") or ""
+        question_id, trigger_id = _question_id(body), body.get("trigger_id")
+        if question_id is None or not trigger_id:
+            return
+        decision = authorize(await resolve_actor(services.db, user_id), "answer_question")
+        if not decision:
+            await respond(response_type="ephemeral", text=decision.reason, replace_original=False)
+            return
+        try:
+            question, consultation = await open_question(services.db, question_id)
+        except ConsultationError as exc:
+            await respond(response_type="ephemeral", text=str(exc), replace_original=False)
+            return
+        if question.answered_by is not None:
+            text = f"<@{question.answered_by}> has already answered this question."
+            await respond(response_type="ephemeral", text=text, replace_original=False)
+            return
+        view = answer_modal(consultation, question_id=question_id, text=question.text)
+        try:
+            await services.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            log.warning("views.open failed: %s", exc.response.get("error"))
+
+    @app.action(ADD_TO_FAQ_ACTION)
+    async def add_to_faq_clicked(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user_id = (body.get("user") or {}).get("id") or ""
+        question_id = _question_id(body)
+        if question_id is None:
+            return
+        decision = authorize(await resolve_actor(services.db, user_id), "add_to_faq")
+        if not decision:
+            await respond(response_type="ephemeral", text=decision.reason, replace_original=False)
+            return
+        container = body.get("container") or {}
+        try:
+            await add_to_faq(
+                services,
+                question_id,
+                user_id,
+                channel_id=container.get("channel_id") or (body.get("channel") or {}).get("id"),
+                message_ts=container.get("message_ts"),
+            )
+        except ConsultationError as exc:
+            await respond(response_type="ephemeral", text=str(exc), replace_original=False)

@@ -15,6 +15,8 @@ from bot.consultations.catalogue import ConsultationError, create_from_form
 from bot.consultations.files import FileFormatError
 from bot.core.permissions import authorize, resolve_actor
 from bot.core.services import Services
+from bot.engagement.blocks import ANSWER_BLOCK, ANSWER_CALLBACK, ANSWER_INPUT
+from bot.engagement.questions import answer_question
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
@@ -116,5 +118,48 @@ def register(app: AsyncApp, services: Services) -> None:
                 "Created",
                 f"*{escape(consultation.title)}* is saved as `{consultation.id}`. "
                 f"Launch it with `/consult launch {consultation.id}` when you are ready.",
+            ),
+        )
+
+    @app.view(ANSWER_CALLBACK)
+    async def answer_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Staff's answer to a member's question: sent to the asker once."""
+        user_id = (body.get("user") or {}).get("id") or ""
+        decision = authorize(await resolve_actor(services.db, user_id), "answer_question")
+        if not decision:
+            await ack(response_action="update", view=info_modal("Not allowed", decision.reason))
+            return
+        view = body.get("view") or {}
+        try:
+            question_id = int(str(view.get("private_metadata")))
+        except ValueError:
+            await ack(response_action="update", view=info_modal("Not sent", "Please try again."))
+            return
+        values = (view.get("state") or {}).get("values") or {}
+        text = ((values.get(ANSWER_BLOCK) or {}).get(ANSWER_INPUT) or {}).get("value") or ""
+        if not str(text).strip():
+            await ack(response_action="errors", errors={ANSWER_BLOCK: "Write an answer first."})
+            return
+        try:
+            answered = await answer_question(services, question_id, user_id, str(text))
+        except ConsultationError as exc:
+            await ack(response_action="update", view=info_modal("Not sent", str(exc)))
+            return
+        if not answered.answered_now:
+            who = answered.question.answered_by
+            await ack(
+                response_action="update",
+                view=info_modal(
+                    "Already answered",
+                    f"<@{who}> answered this question first; your answer was not sent.",
+                ),
+            )
+            return
+        await ack(
+            response_action="update",
+            view=info_modal(
+                "Answer sent",
+                f"Sent to <@{answered.question.asked_by}>. I've DMed you a button to add it "
+                "to the FAQ.",
             ),
         )

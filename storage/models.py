@@ -74,6 +74,12 @@ class Consultation(SQLModel, table=True):
     launched_at: datetime | None = None
     launched_by: str | None = Field(default=None, max_length=40)
     closed_at: datetime | None = None
+    # A launch the scheduler makes once at `launch_at`, claimed with a lease by one replica.
+    launch_at: datetime | None = None
+    launch_scheduled_by: str | None = Field(default=None, max_length=40)
+    launch_lease_until: datetime | None = None
+    # At each reminder, leads hear of their regions whose response rate is below this share.
+    escalate_below: float | None = None
 
 
 class Question(SQLModel, table=True):
@@ -108,6 +114,46 @@ class ConsultationPost(SQLModel, table=True):
     network_id: str = Field(primary_key=True, max_length=100)
     channel_id: str = Field(max_length=40)
     outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+
+
+class FaqEntry(SQLModel, table=True):
+    """A question members ask about a consultation, with its answer: from the consultation
+    file, or added by staff from an answer they gave (`from_question_id`)."""
+
+    __tablename__ = "faq_entries"
+    __table_args__ = (UniqueConstraint("consultation_id", "from_question_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: str = Field(foreign_key="consultations.id", index=True, ondelete="CASCADE")
+    position: int
+    question: str = Field(sa_column=Column(Text, nullable=False))
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="file", max_length=20)  # file | staff
+    from_question_id: int | None = Field(default=None)
+    added_by: str | None = Field(default=None, max_length=40)
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class MemberQuestion(SQLModel, table=True):
+    """A member's question about a consultation: answered from the FAQ, or passed to staff."""
+
+    __tablename__ = "member_questions"
+    id: int | None = Field(default=None, primary_key=True)
+    # The Slack delivery it came in (message channel+ts, or the command's trigger), so a retried
+    # event or command is one question.
+    delivery_key: str = Field(max_length=300, unique=True)
+    consultation_id: str = Field(foreign_key="consultations.id", index=True, ondelete="CASCADE")
+    asked_by: str = Field(max_length=40)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    asked_at: datetime = Field(default_factory=utcnow)
+    # Asked in the thread of a launch post: the answer goes there; otherwise by DM.
+    channel_id: str | None = Field(default=None, max_length=40)
+    thread_ts: str | None = Field(default=None, max_length=40)
+    status: str = Field(default="with_staff", max_length=20)  # from_faq | with_staff | answered
+    faq_entry_id: int | None = Field(default=None)
+    match_score: float | None = None
+    answer: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    answered_by: str | None = Field(default=None, max_length=40)
+    answered_at: datetime | None = None
 
 
 # --- answers ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answering.responding import refresh_answering_state
 from bot.consultations.launch import render_consultation_post
 from bot.consultations.lifecycle import close_at_deadline, render_closing_note
+from bot.consultations.schedule import launch_due, render_scheduled_launch_note
 from bot.core.services import LifecycleHooks, Services
 from bot.core.settings import Settings
 from bot.delivery.outbox import OutboxWorker, Renderer
@@ -21,13 +22,24 @@ from bot.engagement.reminders import (
     stop_reminders_at_close,
     withdraw_stale_reminders,
 )
-from handlers.commands import Subcommand, export, general, launch, lifecycle, new, remind, summary
+from handlers.commands import (
+    Subcommand,
+    ask,
+    export,
+    general,
+    launch,
+    lifecycle,
+    new,
+    remind,
+    summary,
+)
 from storage.db import Database
 
 
 def ticks() -> list[Tick[Services]]:
     """Run in this order on every tick; each claims its work in the database."""
     return [
+        Tick("scheduled-launches", launch_due),
         Tick("deadlines", close_at_deadline),
         Tick("reminders", send_due_reminders),
         Tick("reminder-withdrawals", withdraw_stale_reminders),
@@ -40,6 +52,7 @@ def renderers() -> dict[str, Renderer]:
         "consultation_post": render_consultation_post,
         "closing_note": render_closing_note,
         "reminder_dm": render_reminder_dm,
+        "scheduled_launch_note": render_scheduled_launch_note,
     }
 
 
@@ -57,7 +70,7 @@ def subcommands() -> list[Subcommand]:
         Subcommand("help", "/consult help", general.help_command),
         Subcommand("list", "/consult list", general.list_command),
         Subcommand("new", "/consult new", new.new_command),
-        Subcommand("launch", "/consult launch ID", launch.launch_command),
+        Subcommand("launch", "/consult launch ID [at DATE | cancel]", launch.launch_command),
         Subcommand("status", "/consult status ID", lifecycle.status_command, throttled=True),
         Subcommand("remind", "/consult remind ID [NETWORK]", remind.remind_command, throttled=True),
         Subcommand(
@@ -71,6 +84,7 @@ def subcommands() -> list[Subcommand]:
         ),
         Subcommand("close", "/consult close ID", lifecycle.close_command),
         Subcommand("extend", "/consult extend ID DATE", lifecycle.extend_command),
+        Subcommand("ask", "/consult ask ID QUESTION", ask.ask_command),
     ]
 
 

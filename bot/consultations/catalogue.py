@@ -13,6 +13,7 @@ from storage.db import Database
 from storage.models import (
     AuditEntry,
     Consultation,
+    FaqEntry,
     Network,
     Question,
     QuestionOption,
@@ -93,9 +94,16 @@ async def add_consultation(
             anonymous=spec.anonymous,
             networks=list(spec.networks) if spec.networks else None,
             reminders=list(spec.reminders),
+            launch_at=spec.launch_utc(default_timezone),
+            launch_scheduled_by=actor if spec.launch_at is not None else None,
+            escalate_below=spec.escalate_below,
         )
         session.add(consultation)
         await session.flush()
+        session.add_all(
+            FaqEntry(consultation_id=spec.id, position=i, question=item.q, answer=item.a)
+            for i, item in enumerate(spec.faq)
+        )
         for position, q in enumerate(spec.questions):
             question = Question(
                 consultation_id=spec.id,

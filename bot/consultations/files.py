@@ -39,6 +39,10 @@ MAX_QUESTIONS = 25
 MAX_OPTIONS = 10
 MAX_OPTION_LABEL = 75
 MAX_QUESTION_TEXT = 2000
+# A FAQ answer is shown in one section block (3,000 characters) with its question above it.
+MAX_FAQ_QUESTION = 300
+MAX_FAQ_ANSWER = 2500
+MAX_FAQ_ENTRIES = 50
 
 
 class FileFormatError(Exception):
@@ -118,6 +122,25 @@ class QuestionSpec(_Strict):
         return [(option.value, option.label) for option in self.options]
 
 
+class FaqSpec(_Strict):
+    """One question members ask about the proposals, with the answer they are given."""
+
+    q: Annotated[str, Field(min_length=3, max_length=MAX_FAQ_QUESTION)]
+    a: Annotated[str, Field(min_length=1, max_length=MAX_FAQ_ANSWER)]
+
+
+def parse_share(value: Any) -> float:
+    """`30%`, `30 %` or a fraction like `0.3` -> 0.3; anything else is refused."""
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a rate like 30% or 0.3") from None
+    if not 0 < share <= 1:
+        raise ValueError(f"'{value}' must be more than 0% and at most 100%")
+    return share
+
+
 class ConsultationFile(_Strict):
     id: Annotated[str, Field(pattern=SLUG, max_length=100)]
     title: Annotated[str, Field(min_length=1, max_length=200)]
@@ -129,6 +152,20 @@ class ConsultationFile(_Strict):
     networks: list[Annotated[str, Field(pattern=SLUG)]] | None = None
     reminders: list[str] = Field(default_factory=list)
     questions: Annotated[list[QuestionSpec], Field(min_length=1, max_length=MAX_QUESTIONS)]
+    launch_at: datetime | None = None
+    escalate_below: float | None = None
+    faq: Annotated[list[FaqSpec], Field(max_length=MAX_FAQ_ENTRIES)] = Field(default_factory=list)
+
+    @field_validator("escalate_below", mode="before")
+    @classmethod
+    def _share(cls, value: Any) -> float | None:
+        return None if value is None else parse_share(value)
+
+    @model_validator(mode="after")
+    def _launch_before_deadline(self) -> ConsultationFile:
+        if self.launch_at is not None and self.launch_utc("UTC") >= self.deadline_utc("UTC"):
+            raise ValueError("launch_at: must be before the deadline")
+        return self
 
     @field_validator("timezone")
     @classmethod
@@ -165,6 +202,15 @@ class ConsultationFile(_Strict):
         if deadline.tzinfo is None:
             deadline = deadline.replace(tzinfo=_zone(self.timezone or default_timezone))
         return deadline.astimezone(UTC)
+
+    def launch_utc(self, default_timezone: str) -> datetime | None:
+        """When the scheduler launches it (aware UTC); without offset it is in `timezone`."""
+        if self.launch_at is None:
+            return None
+        launch = self.launch_at
+        if launch.tzinfo is None:
+            launch = launch.replace(tzinfo=_zone(self.timezone or default_timezone))
+        return launch.astimezone(UTC)
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.consultations.blocks.posts import consultation_post
 from bot.consultations.catalogue import (
@@ -50,7 +51,17 @@ class LaunchStarted:
     newly_queued: int
 
 
-async def start_launch(services: Services, consultation_id: str, *, actor: str) -> LaunchStarted:
+# Run in the transaction that opens a draft (e.g. the scheduler's note to whoever scheduled it).
+OnLaunched = Callable[[AsyncSession, Consultation], Awaitable[None]]
+
+
+async def start_launch(
+    services: Services,
+    consultation_id: str,
+    *,
+    actor: str,
+    on_launched: OnLaunched | None = None,
+) -> LaunchStarted:
     """Open the consultation and queue its posts (in one transaction), then wake the outbox."""
     view = await get_consultation(services.db, consultation_id)
     consultation = view.consultation
@@ -79,6 +90,8 @@ async def start_launch(services: Services, consultation_id: str, *, actor: str) 
             session.add(stored)
             for hook in services.hooks.on_open:  # e.g. the reminder plan, in this transaction
                 await hook(session, stored, utcnow())
+            if on_launched is not None:
+                await on_launched(session, stored)
         for network in networks:
             existing = await session.get(ConsultationPost, (consultation_id, network.id))
             if existing is not None:

@@ -218,8 +218,11 @@ async def close_at_deadline(services: Services) -> list[str]:
 # --- extending -------------------------------------------------------------------------------
 
 
-def parse_new_deadline(text: str, timezone: str, now: datetime) -> datetime:
-    """`2021-01-15T12:00` (local unless it has an offset), `2021-01-15` (17:00 local), or `+3d`."""
+def parse_new_deadline(
+    text: str, timezone: str, now: datetime, *, date_only_at: time = DATE_ONLY_CLOSES_AT
+) -> datetime:
+    """`2021-01-15T12:00` (local unless it has an offset), `2021-01-15` (17:00 local, or
+    `date_only_at`), or `+3d`."""
     text = text.strip()
     if text.startswith("+"):
         try:
@@ -230,14 +233,15 @@ def parse_new_deadline(text: str, timezone: str, now: datetime) -> datetime:
     try:
         if len(text) == 10:
             day = datetime.fromisoformat(text).date()
-            moment = datetime.combine(day, DATE_ONLY_CLOSES_AT, tzinfo=zone)
+            moment = datetime.combine(day, date_only_at, tzinfo=zone)
         else:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)
     except ValueError:
         raise ConsultationError(
-            f"`{text}` is not a date: use 2021-01-15 (17:00), 2021-01-15T12:00 or +3d."
+            f"`{text}` is not a date: use 2021-01-15 ({date_only_at:%H:%M}), "
+            "2021-01-15T12:00 or +3d."
         ) from None
     return moment.astimezone(UTC)
 

@@ -58,6 +58,8 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "export": frozenset({Role.STAFF}),
     "close": frozenset({Role.STAFF}),
     "extend": frozenset({Role.STAFF}),
+    # Anyone consulted; a member must also be in one of the consultation's networks.
+    "ask": frozenset(Role),
 }
 # Decisions that are not slash commands but need the same table (what a listing or the App
 # Home shows).
@@ -67,6 +69,10 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "list_all": frozenset({Role.STAFF, Role.LEAD}),
     # Respondent counts and every open consultation on the App Home, with Launch and Close.
     "view_counts": frozenset({Role.STAFF}),
+    "answer_question": frozenset({Role.STAFF}),
+    "add_to_faq": frozenset({Role.STAFF}),
+    # Ask about any consultation without sitting in one of its networks' channels.
+    "ask_any": frozenset({Role.STAFF, Role.LEAD}),
 }
 
 _ROLE_NAMES = {Role.STAFF: "policy staff", Role.LEAD: "regional leads", Role.MEMBER: "members"}

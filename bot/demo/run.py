@@ -1,8 +1,11 @@
 """`consultbot demo`: the whole flow offline, on SQLite and the sandbox Slack, in about a minute.
 
-Staff list and launch the Integrating Care consultation into five network channels; a few dozen
-simulated members answer through the real modal (some edit); reminders reach only those who have
-not answered; a regional lead pulls a summary; the consultation closes at its deadline; staff
+Staff schedule the Integrating Care consultation, which the scheduler launches into five network
+channels a few seconds later (staff are told by DM); a few dozen simulated members answer through
+the real modal (some edit), but nobody in the South West does; a member's question in the post's
+thread is answered from the FAQ, another's goes to staff, who answer it and add it to the FAQ;
+reminders reach only those who have not answered, and the South West's lead hears that the
+region is quiet; a regional lead pulls a summary; the consultation closes at its deadline; staff
 export everything. What each channel and user saw is written to transcript.md.
 """
 
@@ -29,6 +32,17 @@ CONSULTATION = "integrating-care"
 DEADLINE_AFTER = timedelta(seconds=55)
 REMINDERS = ["35s", "15s"]
 EDIT_SHARE = 0.15
+LAUNCH_IN = "+4s"
+ESCALATE_BELOW = 0.3
+QUIET_REGION = "south-west"  # its members do not answer: its lead hears of it at each reminder
+FAQ_QUESTION = "Is a statutory ICS just a CCG under a new name?"
+FAQ_ASKER = "U0M002"
+STAFF_QUESTION = "Will ICSs get extra money to run the new partnership boards?"
+STAFF_ASKER = "U0M009"
+STAFF_ANSWER = (
+    "Not as a separate budget: running costs come from the ICS NHS body's allocation. We will "
+    "raise the pressure this puts on smaller systems in our response."
+)
 
 Progress = Callable[[str], None]
 
@@ -116,16 +130,14 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
         assert consultation is not None
         consultation.deadline = utcnow() + DEADLINE_AFTER
         consultation.reminders = REMINDERS
+        consultation.escalate_below = ESCALATE_BELOW
         session.add(consultation)
 
-    progress("Staff list the consultations and launch Integrating care")
+    progress("Staff schedule Integrating care; the scheduler launches it a few seconds later")
+    await h.driver.slash_command(STAFF, f"launch {CONSULTATION} at {LAUNCH_IN}")
     await h.driver.slash_command(STAFF, "list")
-    await h.driver.slash_command(STAFF, f"launch {CONSULTATION}")
     await h.slack.wait_for(
-        lambda: any(
-            "is live" in (m.text or "") or "failed" in (m.text or "")
-            for m in h.slack.ephemerals(STAFF)
-        ),
+        lambda: any("went out as scheduled" in (m.text or "") for m in h.slack.dm_messages(STAFF)),
         timeout=30,
     )
     await h.settle(timeout=60)
@@ -141,6 +153,8 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
         }
     )
     simulated = simulate_responses(_questions(view), members, seed=11, response_rate=0.72)
+    quiet = await _members_of_region(h, QUIET_REGION)
+    simulated = {m: r for m, r in simulated.items() if m not in quiet}
     progress(f"{len(simulated)} of {len(members)} members answer through the modal")
     rng = random.Random(5)
     for member, response in simulated.items():
@@ -164,6 +178,8 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
             result.edits += 1
     await h.settle(timeout=60)
 
+    await _questions_asked(h, progress)
+
     progress("A regional lead asks for a summary of their region")
     await h.driver.slash_command(LEAD, f"summary {CONSULTATION} {LEAD_REGION}")
     await h.driver.slash_command(LEAD, f"status {CONSULTATION}")
@@ -179,6 +195,53 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
     progress("Staff export the responses and the draft formal response")
     await h.driver.slash_command(STAFF, f"export {CONSULTATION} docx")
     result.files.extend(await _export_all(h, result.out_dir, progress))
+    await h.settle(timeout=60)
+
+
+async def _members_of_region(h: Harness, region: str) -> set[str]:
+    from sqlmodel import select
+
+    from storage.models import MemberProfile
+
+    async with h.services.db.session() as session:
+        found = await session.exec(
+            select(MemberProfile.user_id).where(MemberProfile.region_id == region)
+        )
+        return set(found.all())
+
+
+async def _questions_asked(h: Harness, progress: Progress) -> None:
+    """One question answered from the FAQ in the post's thread; one passed to staff, answered
+    by them and added to the FAQ."""
+    assert h.driver is not None and h.slack is not None
+    progress("A member asks in the thread; the FAQ answers")
+    post = h.slack.top_level_messages("C0ICSNET")[0]
+    await h.driver.post_message(FAQ_ASKER, "C0ICSNET", FAQ_QUESTION, thread_ts=post.ts)
+    progress("Another asks with /consult ask; staff answer and add it to the FAQ")
+    await h.driver.slash_command(STAFF_ASKER, f"ask {CONSULTATION} {STAFF_QUESTION}")
+
+    def question_dm() -> Any:
+        return next(
+            (
+                m
+                for m in h.slack.dm_messages(STAFF)
+                if "asked about" in (m.text or "")
+                or any("asked about" in str(b) for b in m.blocks or [])
+            ),
+            None,
+        )
+
+    dm = await h.slack.wait_for(question_dm, timeout=30)
+    modal = await h.driver.open_modal_via(STAFF, "answer_question", message=dm)
+    await h.driver.submit_view(STAFF, modal, {"answer": STAFF_ANSWER})
+
+    def sent_dm() -> Any:
+        return next(
+            (m for m in h.slack.dm_messages(STAFF) if "answer was sent" in (m.text or "")), None
+        )
+
+    sent = await h.slack.wait_for(sent_dm, timeout=30)
+    await h.driver.click_in_message(STAFF, sent, "add_to_faq")
     await h.settle(timeout=60)
 
 

@@ -64,6 +64,7 @@ from bot.delivery.outbox import (
     forget_or_cancel,
 )
 from bot.engagement.blocks import reminder_dm, thread_reminder
+from bot.engagement.escalation import escalate_quiet_regions
 from storage.db import Database, insert_or_ignore
 from storage.models import (
     AuditEntry,
@@ -519,6 +520,16 @@ async def send_reminder(services: Services, plan_id: int, now: datetime) -> Roun
             regions=None,
             now=now,
         )
+        # The leads of quiet regions hear of it at the same point, once (same transaction).
+        await escalate_quiet_regions(
+            session,
+            view.consultation,
+            round_id=str(plan_id),
+            people=audience.people,
+            region_of={user_id: person.region for user_id, person in audience.people.items()},
+            answered=audience.answered,
+            min_group=services.settings.min_group,
+        )
     services.outbox.wake()
     log.info(
         "reminder %s of %s sent: %d threads, %d DMs now, %d later",
@@ -738,19 +749,27 @@ async def _nudge_room(
     network_ids: list[str],
     scope: frozenset[str] | None,
     now: datetime,
+    *,
+    after_round: bool = False,
 ) -> NudgeRoom:
-    """`nudge_room` for these networks: a scheduled round in the last hour reached everyone."""
+    """`nudge_room` for these networks: a scheduled round in the last hour reached everyone.
+    `after_round`: a lead answering an escalation may follow the scheduled round at once (only
+    other nudges count)."""
     since = now - MANUAL_INTERVAL
     recent: list[tuple[str, frozenset[str] | None, datetime]] = []
     scheduled = (
-        await session.exec(
-            select(ReminderPlan.done_at).where(
-                ReminderPlan.consultation_id == consultation_id,
-                ReminderPlan.status == "done",
-                col(ReminderPlan.done_at) > since,
+        []
+        if after_round
+        else (
+            await session.exec(
+                select(ReminderPlan.done_at).where(
+                    ReminderPlan.consultation_id == consultation_id,
+                    ReminderPlan.status == "done",
+                    col(ReminderPlan.done_at) > since,
+                )
             )
-        )
-    ).all()
+        ).all()
+    )
     for done_at in scheduled:
         if done_at is not None:
             recent += [(network_id, None, done_at) for network_id in network_ids]
@@ -776,8 +795,12 @@ async def nudge(
     actor: Actor,
     network_ref: str | None = None,
     now: datetime | None = None,
+    *,
+    region: str | None = None,
 ) -> NudgeOutcome:
-    """Remind one network (id or name) or every target network now, within the actor's scope."""
+    """Remind one network (id or name) or every target network now, within the actor's scope
+    (narrowed to one `region` when given: the button of an escalation DM, which may follow the
+    scheduled round at once)."""
     now = now or utcnow()
     view = await get_consultation(services.db, consultation_id)
     consultation = view.consultation
@@ -797,9 +820,14 @@ async def nudge(
                 f"`{network_ref}` is not one of this consultation's networks ({known})."
             )
     scope = reminder_scope(actor)
+    if region is not None:
+        scope = frozenset({region}) if scope is None else scope & {region}
+    after_round = region is not None
     outcome = NudgeOutcome(consultation=consultation, regions=scope)
     async with services.db.session() as session:
-        room = await _nudge_room(session, consultation_id, [n.id for n in networks], scope, now)
+        room = await _nudge_room(
+            session, consultation_id, [n.id for n in networks], scope, now, after_round=after_round
+        )
     allowed = [n for n in networks if n.id not in room.blocked]
     outcome.refused = [
         NudgeRefusal(n, room.blocked[n.id]) for n in networks if n.id in room.blocked
@@ -813,7 +841,9 @@ async def nudge(
         await session.exec(
             select(Consultation.id).where(Consultation.id == consultation_id).with_for_update()
         )
-        late = await _nudge_room(session, consultation_id, [n.id for n in allowed], scope, now)
+        late = await _nudge_room(
+            session, consultation_id, [n.id for n in allowed], scope, now, after_round=after_round
+        )
         outcome.refused += [
             NudgeRefusal(n, late.blocked[n.id]) for n in allowed if n.id in late.blocked
         ]

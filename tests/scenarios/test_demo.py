@@ -28,7 +28,16 @@ def test_demo_runs_the_whole_flow_and_writes_every_export(tmp_path: Path) -> Non
         assert question["answered"] <= aggregate["respondents"]
 
     transcript = (out / "transcript.md").read_text()
-    for seen in ("is recorded", "*Reminder:*", "# Summary:", ":lock: *Closed*"):
+    for seen in (
+        "went out as scheduled",  # the scheduled launch, told to the staff member
+        "is recorded",
+        "*Reminder:*",
+        "*South West* is quiet",  # the quiet region escalated to its lead
+        "From the FAQ",  # a thread question answered from the FAQ
+        "the policy team (<@U01STAFF01>) answered your question",  # one passed to staff
+        "# Summary:",
+        ":lock: *Closed*",
+    ):
         assert seen in transcript, f"the transcript never shows {seen!r}"
     # Each network's size is its channel's people (not its bots), the same in the export as in
     # the reminders the channel saw ("8 of 17 members of the ICS Network have responded").

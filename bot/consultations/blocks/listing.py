@@ -28,9 +28,12 @@ def list_blocks(
     blocks: list[Any] = [header("Consultations")]
     for item in consultations[:45]:
         c = item.consultation
+        state = STATUS_LABELS.get(c.status, c.status)
+        if c.status == "draft" and c.launch_at is not None:
+            state = f"Scheduled for {human_deadline(c.launch_at, c.timezone)}"
         line = (
             f"*{escape(c.title)}*  `{c.id}`\n"
-            f"{STATUS_LABELS.get(c.status, c.status)} · deadline "
+            f"{state} · deadline "
             f"{human_deadline(c.deadline, c.timezone)} · "
             f"{item.question_count} question{'s' if item.question_count != 1 else ''}"
         )

@@ -604,6 +604,37 @@ class SlackDriver:
         resp.payload = envelope
         return resp
 
+    async def post_message(
+        self,
+        user_id: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        bot_id: str | None = None,
+        **kwargs: Any,
+    ) -> tuple[Message, DriverResponse]:
+        """A person (or, with `bot_id`, another app) writes a message, and Slack sends the
+        `message` event to the app."""
+        message = self.slack.post_as_user(
+            user_id, channel, text, thread_ts=thread_ts, bot_id=bot_id
+        )
+        event: dict[str, Any] = {
+            "type": "message",
+            "channel": message.channel,
+            "user": user_id,
+            "text": text,
+            "ts": message.ts,
+            "event_ts": message.ts,
+            "channel_type": "channel",
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        if bot_id:
+            event["bot_id"] = bot_id
+            event["app_id"] = f"A{bot_id}"
+        return message, await self.send_event(event, **kwargs)
+
     async def app_home_opened(self, user_id: str, **kwargs: Any) -> DriverResponse:
         """Send app_home_opened for the Home tab, with the current home view if any."""
         event: dict[str, Any] = {

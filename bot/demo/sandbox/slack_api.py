@@ -1172,6 +1172,40 @@ class SandboxSlack:
             self._event("file", self._where(ch.id, msg.thread_ts), self._msg_text(msg), ts)
         return {"files": out_files}
 
+    # ------------------------------------------------------------------ people writing
+
+    def post_as_user(
+        self,
+        user_id: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        bot_id: str | None = None,
+    ) -> Message:
+        """A message a person (or another app, with `bot_id`) writes in a channel or thread;
+        the driver's `post_message` also tells the app, as the Events API would."""
+        ch = self._find_channel(channel)
+        if ch is None:
+            raise _ApiError("channel_not_found")
+        if thread_ts and self._find_message(ch.id, thread_ts) is None:
+            raise _ApiError("thread_not_found")
+        ts = self._next_ts()
+        msg = Message(
+            channel=ch.id,
+            ts=ts,
+            text=text,
+            blocks=None,
+            user=user_id,
+            bot_id=bot_id,
+            thread_ts=thread_ts,
+            source="user",
+        )
+        msg.versions.append({"ts": ts, "text": text, "blocks": None})
+        self.all_messages.append(msg)
+        self._event("written", f"{self._at(user_id)} in {self._where(ch.id, thread_ts)}", text, ts)
+        return msg
+
     # ------------------------------------------------------------------ query helpers for tests
 
     def _channel_ref(self, channel_or_user: str) -> str | None:

@@ -13,10 +13,11 @@ import pytest
 import bot
 import handlers
 
-TICKS = ["deadlines", "reminders", "reminder-withdrawals"]
-RENDERERS = {"consultation_post", "closing_note", "reminder_dm"}
+TICKS = ["scheduled-launches", "deadlines", "reminders", "reminder-withdrawals"]
+RENDERERS = {"consultation_post", "closing_note", "reminder_dm", "scheduled_launch_note"}
 SUBCOMMANDS = [
     "help", "list", "new", "launch", "status", "remind", "summary", "export", "close", "extend",
+    "ask",
 ]  # fmt: skip
 
 

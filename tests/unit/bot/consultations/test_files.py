@@ -470,3 +470,41 @@ def test_directory_reports_reference_problems_next_to_field_problems() -> None:
     )
     problem_for(problems, "networks[0].channel")
     problem_for(problems, "members.U01ABC.region")
+
+
+# --- scheduled launch, escalation, FAQ -------------------------------------------------------
+
+
+def test_launch_at_escalate_below_and_faq_parse() -> None:
+    spec = parse_consultation(
+        consultation(
+            launch_at="2020-12-01T09:00",
+            escalate_below="30%",
+            faq='\n  - q: "Why legislate now?"\n    a: "Law clarifies roles."',
+        )
+    )
+    assert spec.launch_utc("Europe/London") == datetime(2020, 12, 1, 9, tzinfo=UTC)
+    assert spec.escalate_below == 0.3
+    assert [(e.q, e.a) for e in spec.faq] == [("Why legislate now?", "Law clarifies roles.")]
+
+
+def test_escalate_below_as_a_fraction_is_the_same_rate() -> None:
+    assert parse_consultation(consultation(escalate_below="0.3")).escalate_below == 0.3
+
+
+@pytest.mark.parametrize("rate", ["130%", "0%", "lots"])
+def test_an_impossible_rate_is_one_problem(rate: str) -> None:
+    problem = problem_for(problems_of(consultation(escalate_below=rate)), "escalate_below")
+    assert f"'{rate}'" in problem and (
+        "at most 100%" in problem or "like 30%" in problem or "more than 0%" in problem
+    )
+
+
+def test_a_launch_after_the_deadline_is_one_problem() -> None:
+    problems = problems_of(consultation(launch_at="2021-02-01T09:00"))
+    assert any(p.startswith("launch_at: must be before the deadline") for p in problems), problems
+
+
+def test_a_faq_entry_without_an_answer_is_named() -> None:
+    problems = problems_of(consultation(faq='\n  - q: "Why legislate now?"'))
+    assert problem_for(problems, "faq[0].a") == "faq[0].a: is required"

@@ -35,6 +35,7 @@ EXPECTED: dict[str, set[Role]] = {
     "export": {Role.STAFF},
     "close": {Role.STAFF},
     "extend": {Role.STAFF},
+    "ask": set(Role),
 }
 
 
@@ -140,6 +141,10 @@ ACTION_EXPECTED: dict[str, set[str]] = {
     },
     "list_all": {"staff", "lead"},
     "view_counts": {"staff"},
+    # Members' questions passed to staff: only staff answer them and grow the FAQ.
+    "answer_question": {"staff"},
+    "add_to_faq": {"staff"},
+    "ask_any": {"staff", "lead"},
 }
 
 
