@@ -98,6 +98,12 @@ POSITION_LEAD: Final = 10.0
 #: Key points at the top of the draft (three to six).
 MAX_KEY_POINTS: Final = 6
 MIN_KEY_POINTS: Final = 3
+#: A question "divides" members when its two leading answers are each chosen by at least
+#: DIVIDED_AT per cent and lie within DIVIDED_WITHIN points of each other.
+DIVIDED_AT: Final = 20.0
+DIVIDED_WITHIN: Final = 15.0
+#: Themes named in the key points (the largest, one per question).
+KEY_THEMES: Final = 2
 
 STANCE_ORDER: Final = STANCE_VALUES
 #: Stance groupings, as claim measures; prefixed so they never clash with an option's value.
@@ -958,7 +964,7 @@ def _key_points(export: Aggregate, drafts: Sequence[QuestionDraft]) -> list[Stat
             shares = [(_pct(export, c), c, verb, short) for c, verb, short in sides]
             consensus += [(pct, n, c, verb) for pct, c, verb, _ in shares]
             (a, ca, _, sa), (b, cb, _, sb) = shares
-            if min(a, b) >= 20:
+            if min(a, b) >= DIVIDED_AT and abs(a - b) <= DIVIDED_WITHIN:
                 divided.append((abs(a - b), n, [(ca, sa), (cb, sb)]))
         elif q.kind == "single_choice":
             verb = str(w.choice_verb)
@@ -967,7 +973,11 @@ def _key_points(export: Aggregate, drafts: Sequence[QuestionDraft]) -> list[Stat
                 key=lambda item: -item[0],
             )
             consensus += [(pct, n, Claim("pct", v, q.id), f"{verb} {p}") for pct, v, p in ranked]
-            if len(ranked) > 1 and ranked[1][0] >= 20:
+            if (
+                len(ranked) > 1
+                and ranked[1][0] >= DIVIDED_AT
+                and ranked[0][0] - ranked[1][0] <= DIVIDED_WITHIN
+            ):
                 (a, va, pa), (b, vb, pb) = ranked[:2]
                 divided.append(
                     (
@@ -1020,7 +1030,7 @@ def _key_points(export: Aggregate, drafts: Sequence[QuestionDraft]) -> list[Stat
         ((t.count, numbers[q.id], q.id, t.label) for q in export.questions for t in q.themes[:1]),
         key=lambda t: (-t[0], t[1]),
     )
-    for count, n, qid, label in themes[: max(1, MAX_KEY_POINTS - len(points) - 1)]:
+    for count, n, qid, label in themes[: min(KEY_THEMES, MAX_KEY_POINTS - len(points))]:
         phrase = _theme_phrase(label)
         text = _say("key_theme", number=n, label=phrase, count=count)
         points.append(_statement(text, [Claim("count", "theme", qid, "all", label)], [phrase]))

@@ -139,3 +139,14 @@ def test_key_points_open_the_draft_and_are_checked_like_any_figure() -> None:
     rows["clinical-leadership"].counts["legislation"] = 12
     with pytest.raises(FigureCheckError, match=re.escape("key point 2")):
         verify_figures(draft, changed)
+
+
+def test_a_leads_summary_gives_each_asks_most_chosen_lever() -> None:
+    from bot.reporting.blocks import summary_blocks
+
+    blocks = summary_blocks(
+        aggregate_of(), scope_label="All regions", network_names={}, share_value=None
+    )
+    text = blocks[-1]["text"]["text"]
+    assert "20 respondents chose an option for each of 2 rows" in text
+    assert "85 per cent Guarantee clinical leadership: Legislation" in text
