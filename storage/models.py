@@ -90,8 +90,10 @@ class Question(SQLModel, table=True):
     key: str = Field(max_length=100)
     position: int
     text: str = Field(sa_column=Column(Text, nullable=False))
-    kind: str = Field(max_length=20)  # stance | single_choice | multi_choice | free_text
+    kind: str = Field(max_length=20)  # stance | single_choice | multi_choice | free_text | matrix
     comment: str = Field(default="optional", max_length=20)  # optional | required | none
+    # Matrix questions: [{"value": row slug, "text": row text}, ...] in order; None otherwise.
+    rows: list[dict[str, str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class QuestionOption(SQLModel, table=True):
@@ -102,6 +104,8 @@ class QuestionOption(SQLModel, table=True):
     value: str = Field(max_length=150)
     label: str = Field(max_length=300)
     position: int
+    # How the option reads in running prose ("a middle way approach"); None: from the label.
+    phrase: str | None = Field(default=None, max_length=300)
 
 
 class ConsultationPost(SQLModel, table=True):
@@ -211,11 +215,13 @@ class Answer(SQLModel, table=True):
 
 
 class AnswerSelection(SQLModel, table=True):
-    """The options ticked in a multi-choice answer, one row each so they can be counted in SQL."""
+    """The options ticked in a multi-choice answer, one row each so they can be counted in SQL;
+    for a matrix answer, one row per matrix row: `value` is the row, `choice` the option chosen."""
 
     __tablename__ = "answer_selections"
     answer_id: int = Field(foreign_key="answers.id", primary_key=True, ondelete="CASCADE")
     value: str = Field(primary_key=True, max_length=150)
+    choice: str | None = Field(default=None, max_length=150)
 
 
 # --- delivery, scheduling, audit -------------------------------------------------------------

@@ -35,10 +35,13 @@ class AnswerInput:
     choice: str | None = None  # stance or single choice value
     choices: tuple[str, ...] = ()  # multi choice values
     comment: str | None = None
+    # Matrix: (row value, option value) per row answered, in row value order.
+    rows: tuple[tuple[str, str], ...] = ()
 
     def normalised(self) -> AnswerInput:
         comment = (self.comment or "").strip() or None
-        return AnswerInput(self.choice or None, tuple(sorted(set(self.choices))), comment)
+        rows = tuple(sorted({row: choice for row, choice in self.rows if choice}.items()))
+        return AnswerInput(self.choice or None, tuple(sorted(set(self.choices))), comment, rows)
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Submission:
 class Problem:
     """What is wrong with one answer, and which part of it (to show it next to that field)."""
 
-    part: str  # "choice" | "comment"
+    part: str  # "choice" | "comment" | "row:<row value>" (a matrix row)
     message: str
 
 
@@ -95,6 +98,16 @@ def _problem(question: QuestionView, answer: AnswerInput) -> Problem | None:
             return Problem("choice", "Please choose an answer.")
         if answer.choice not in values:
             return Problem("choice", "That choice is not one of the options.")
+    elif question.kind == "matrix":
+        chosen = dict(answer.rows)
+        if set(chosen) - {r.value for r in question.rows}:
+            return Problem("choice", "One of the rows is not part of this question.")
+        wrong = [row for row, choice in answer.rows if choice not in values]
+        if wrong:
+            return Problem(f"row:{wrong[0]}", "That choice is not one of the options.")
+        missing = [r for r in question.rows if r.value not in chosen]
+        if missing:
+            return Problem(f"row:{missing[0].value}", "Please choose an answer for this row.")
     elif question.kind == "multi_choice":
         if not answer.choices:
             return Problem("choice", "Please tick at least one option.")
@@ -144,18 +157,25 @@ async def revision_answers(
     keys = {q.id: q.key for q in consultation.questions}
     rows = (await session.exec(select(Answer).where(Answer.revision_id == revision_id))).all()
     selections: dict[int, list[str]] = {}
+    matrix: dict[int, list[tuple[str, str]]] = {}
     if rows:
-        for answer_id, value in (
+        for answer_id, value, choice in (
             await session.exec(
-                select(AnswerSelection.answer_id, AnswerSelection.value).where(
-                    col(AnswerSelection.answer_id).in_([r.id for r in rows])
-                )
+                select(
+                    AnswerSelection.answer_id, AnswerSelection.value, AnswerSelection.choice
+                ).where(col(AnswerSelection.answer_id).in_([r.id for r in rows]))
             )
         ).all():
-            selections.setdefault(answer_id, []).append(value)
+            if choice is None:
+                selections.setdefault(answer_id, []).append(value)
+            else:
+                matrix.setdefault(answer_id, []).append((value, choice))
     return {
         keys[row.question_id]: AnswerInput(
-            row.choice, tuple(sorted(selections.get(row.id or 0, []))), row.comment
+            row.choice,
+            tuple(sorted(selections.get(row.id or 0, []))),
+            row.comment,
+            tuple(sorted(matrix.get(row.id or 0, []))),
         )
         for row in rows
         if row.question_id in keys
@@ -244,6 +264,11 @@ async def record_submission(
         if question.kind == "multi_choice" and answer.choices:
             await session.flush()
             session.add_all(AnswerSelection(answer_id=row.id, value=v) for v in answer.choices)
+        if question.kind == "matrix" and answer.rows:
+            await session.flush()
+            session.add_all(
+                AnswerSelection(answer_id=row.id, value=r, choice=c) for r, c in answer.rows
+            )
     response.revision_count = revision.number
     if response.current_revision_id is not None and now < response.updated_at:
         # Recorded out of order (a retried older submission): kept in the history, but the

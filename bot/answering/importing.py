@@ -185,6 +185,8 @@ def _parse_answer(question: QuestionView, row: dict[str, str]) -> AnswerInput | 
         return problem or AnswerInput(comment=comment)
     given = [row.get(cols.ANSWER_VALUE, ""), row.get(cols.ANSWER, "")]
     options = ", ".join(o.value for o in question.options)
+    if question.kind == "matrix":
+        return _parse_matrix_row(question, row, given, comment)
     if not any(given):
         return f"no answer for question '{question.key}' (one of: {options})"
     if question.kind == "multi_choice":
@@ -210,12 +212,42 @@ def _parse_answer(question: QuestionView, row: dict[str, str]) -> AnswerInput | 
     return f"answer '{text}' is not an option of question '{question.key}' (one of: {options})"
 
 
+def _parse_matrix_row(
+    question: QuestionView, row: dict[str, str], given: list[str], comment: str | None
+) -> AnswerInput | str:
+    """One row of a matrix answer (the whole answer is checked once its rows are together)."""
+    named = row.get(cols.MATRIX_ROW, "")
+    wanted = slugify(named)
+    matrix_row = next(
+        (r for r in question.rows if named and wanted in (r.value, slugify(r.text))), None
+    )
+    if matrix_row is None:
+        rows = "; ".join(r.text for r in question.rows)
+        return (
+            f"question '{question.key}' needs a '{cols.MATRIX_ROW}' naming one of its rows "
+            f"({rows}), not '{named}'"
+            if named
+            else f"question '{question.key}' needs a '{cols.MATRIX_ROW}' column naming the row"
+        )
+    for text in given:
+        value = _match_option(question, text) if text else None
+        if value is not None:
+            return AnswerInput(comment=comment, rows=((matrix_row.value, value),))
+    options = ", ".join(o.value for o in question.options)
+    text = next((t for t in given if t), "")
+    return f"answer '{text}' is not an option of question '{question.key}' (one of: {options})"
+
+
 def _validation(question: QuestionView, answer: AnswerInput) -> str | None:
     view = ConsultationView(consultation=None, questions=[question])  # type: ignore[arg-type]
     problems = validate_answers(view, {question.key: answer})
     if not problems:
         return None
-    return f"question '{question.key}': {problems[question.key]}"
+    problem = problems[question.key]
+    if problem.part.startswith("row:"):
+        row = question.row_text(problem.part.removeprefix("row:"))
+        return f"question '{question.key}', row '{row}': {problem.message}"
+    return f"question '{question.key}': {problem.message}"
 
 
 def _lookup(value: str, known: dict[str, str]) -> str | None:
@@ -290,7 +322,25 @@ async def import_answers(
                 problems.append(RowProblem(line, f"unknown region '{row[cols.REGION]}'"))
                 continue
         entry = respondents.setdefault(respondent, _Respondent(first_line=line))
-        if key in entry.answers:
+        if question.kind == "matrix" and answer.rows:
+            # Each matrix row comes on a line of its own: gather them into one answer.
+            line_key = f"{key}:{answer.rows[0][0]}"
+            if line_key in entry.lines:
+                problems.append(
+                    RowProblem(
+                        line,
+                        f"respondent '{respondent}' already answered that row of question "
+                        f"'{key}' on line {entry.lines[line_key]}",
+                    )
+                )
+                continue
+            earlier = entry.answers.get(key, AnswerInput())
+            answer = AnswerInput(
+                comment=earlier.comment or answer.comment, rows=earlier.rows + answer.rows
+            )
+            entry.lines[line_key] = line
+            entry.lines.setdefault(key, line)
+        elif key in entry.answers:
             problems.append(
                 RowProblem(
                     line,
@@ -300,13 +350,22 @@ async def import_answers(
             )
             continue
         entry.answers[key] = answer
-        entry.lines[key] = line
+        entry.lines.setdefault(key, line)
         entry.name = entry.name or row.get(cols.NAME) or None
         entry.organisation = entry.organisation or row.get(cols.ORGANISATION) or None
         entry.networks.extend(n for n in network_ids if n not in entry.networks)
         entry.region_id = entry.region_id or region_id
         entry.quote_consent = entry.quote_consent or consent
 
+    for entry in respondents.values():
+        for key, answer in list(entry.answers.items()):
+            if questions[key].kind != "matrix":
+                continue
+            problem = _validation(questions[key], answer)
+            if problem:
+                problems.append(RowProblem(entry.lines[key], problem))
+                del entry.answers[key]
+    respondents = {r: e for r, e in respondents.items() if e.answers}
     keys = {
         respondent: pseudonym(anon_secret, consultation_id, IMPORT_PREFIX + respondent)
         if anonymous
@@ -334,7 +393,7 @@ async def import_answers(
                         line,
                         f"respondent '{respondent}' answered in Slack; their Slack answers are kept",
                     )
-                    for line in entry.lines.values()
+                    for line in sorted(set(entry.lines.values()))
                 )
                 continue
             result = await record_submission(

@@ -15,6 +15,7 @@ NETWORKS = "networks"
 REGION = "region"
 QUESTION_ID = "question id"
 QUESTION = "question"
+MATRIX_ROW = "matrix row"
 ANSWER = "answer"
 ANSWER_VALUE = "answer value"
 COMMENT = "comment"
@@ -28,8 +29,9 @@ LIST_SEPARATOR = "; "
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def columns(anonymous: bool) -> list[str]:
-    """The export's columns; anonymous exports have no name or organisation column."""
+def columns(anonymous: bool, matrix: bool = False) -> list[str]:
+    """The export's columns; anonymous exports have no name or organisation column, and only
+    consultations with a matrix question have a "matrix row" column (one row per row answered)."""
     identity = [] if anonymous else [NAME, ORGANISATION]
     return [
         CONSULTATION,
@@ -39,6 +41,7 @@ def columns(anonymous: bool) -> list[str]:
         REGION,
         QUESTION_ID,
         QUESTION,
+        *([MATRIX_ROW] if matrix else []),
         ANSWER,
         ANSWER_VALUE,
         COMMENT,

@@ -30,6 +30,15 @@ class ConsultationError(Exception):
 class OptionView:
     value: str
     label: str
+    phrase: str | None = None  # as the file gave it for running prose; None: from the label
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One row of a matrix question (e.g. one ask), answered with the question's options."""
+
+    value: str
+    text: str
 
 
 @dataclass(frozen=True)
@@ -40,10 +49,17 @@ class QuestionView:
     kind: str
     comment: str
     options: list[OptionView] = field(default_factory=list)
+    rows: list[RowView] = field(default_factory=list)
 
     @property
     def has_choice(self) -> bool:
         return self.kind != "free_text"
+
+    def row_text(self, value: str) -> str:
+        for row in self.rows:
+            if row.value == value:
+                return row.text
+        return value
 
     def label_of(self, value: str) -> str:
         for option in self.options:
@@ -112,11 +128,19 @@ async def add_consultation(
                 text=q.text,
                 kind=q.kind,
                 comment=q.comment,
+                rows=[{"value": r.value, "text": r.text} for r in q.rows] if q.rows else None,
             )
             session.add(question)
             await session.flush()
+            phrases = {o.value: o.phrase for o in q.options}
             session.add_all(
-                QuestionOption(question_id=question.id, value=v, label=label, position=i)
+                QuestionOption(
+                    question_id=question.id,
+                    value=v,
+                    label=label,
+                    position=i,
+                    phrase=phrases.get(v),
+                )
                 for i, (v, label) in enumerate(q.choices)
             )
         session.add(AuditEntry(actor=actor, action="consultation.add", consultation_id=spec.id))
@@ -145,7 +169,7 @@ async def get_consultation(db: Database, consultation_id: str) -> ConsultationVi
     by_question: dict[int, list[OptionView]] = {}
     for option in options:
         by_question.setdefault(option.question_id, []).append(
-            OptionView(option.value, option.label)
+            OptionView(option.value, option.label, option.phrase)
         )
     return ConsultationView(
         consultation=consultation,
@@ -157,6 +181,7 @@ async def get_consultation(db: Database, consultation_id: str) -> ConsultationVi
                 kind=q.kind,
                 comment=q.comment,
                 options=by_question.get(q.id or 0, []),
+                rows=[RowView(r["value"], r["text"]) for r in (q.rows or [])],
             )
             for q in questions
         ],

@@ -43,6 +43,11 @@ MAX_QUESTION_TEXT = 2000
 MAX_FAQ_QUESTION = 300
 MAX_FAQ_ANSWER = 2500
 MAX_FAQ_ENTRIES = 50
+MAX_ROW_TEXT = 2000  # a matrix row is a radio group whose label is the row's text
+MAX_MODAL_BLOCKS = 100
+# Blocks the response modal spends outside the questions: header, context, the closing divider,
+# the quote-consent radios, and (first time) the "about you" section, region and organisation.
+MODAL_FRAME_BLOCKS = 7
 
 
 class FileFormatError(Exception):
@@ -76,14 +81,34 @@ class _Strict(BaseModel):
 class OptionSpec(_Strict):
     value: Annotated[str, Field(min_length=1, max_length=150)]
     label: Annotated[str, Field(min_length=1, max_length=MAX_OPTION_LABEL)]
+    # How the option reads inside a sentence ("a middle way approach"); default: from the label.
+    phrase: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+
+
+class RowSpec(_Strict):
+    value: Annotated[str, Field(pattern=SLUG, max_length=150)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_ROW_TEXT)]
 
 
 class QuestionSpec(_Strict):
     id: Annotated[str, Field(pattern=SLUG, max_length=100)]
     text: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_TEXT)]
-    kind: Literal["stance", "single_choice", "multi_choice", "free_text"]
+    kind: Literal["stance", "single_choice", "multi_choice", "free_text", "matrix"]
     comment: Literal["optional", "required", "none"] = "optional"
     options: list[OptionSpec] = Field(default_factory=list)
+    rows: list[RowSpec] = Field(default_factory=list)
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _rows_from_text(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value
+        return [
+            {"value": slugify(str(item))[:150], "text": str(item)}
+            if isinstance(item, str)
+            else item
+            for item in value
+        ]
 
     @field_validator("options", mode="before")
     @classmethod
@@ -97,7 +122,7 @@ class QuestionSpec(_Strict):
 
     @model_validator(mode="after")
     def _options_fit_kind(self) -> QuestionSpec:
-        if self.kind in ("single_choice", "multi_choice"):
+        if self.kind in ("single_choice", "multi_choice", "matrix"):
             if len(self.options) < 2:
                 raise ValueError(f"a {self.kind} question needs at least two options")
             if len(self.options) > MAX_OPTIONS:
@@ -108,11 +133,27 @@ class QuestionSpec(_Strict):
                 raise ValueError(f"option values must be unique; repeated: {', '.join(duplicates)}")
         elif self.options:
             raise ValueError(f"a {self.kind} question takes no options")
+        if self.kind == "matrix":
+            if not self.rows:
+                raise ValueError("a matrix question needs at least one row")
+            row_values = [row.value for row in self.rows]
+            repeated = sorted({v for v in row_values if row_values.count(v) > 1})
+            if repeated:
+                raise ValueError(f"row values must be unique; repeated: {', '.join(repeated)}")
+        elif self.rows:
+            raise ValueError(f"a {self.kind} question takes no rows")
         if self.kind == "free_text" and self.comment == "none":
             raise ValueError(
                 "a free_text question is answered by its comment; comment cannot be none"
             )
         return self
+
+    @property
+    def modal_blocks(self) -> int:
+        """Blocks this question takes in the response modal: a divider, one input per choice
+        group (one per matrix row), and the comment box."""
+        inputs = len(self.rows) if self.kind == "matrix" else (self.kind != "free_text")
+        return 1 + int(inputs) + (self.comment != "none")
 
     @property
     def choices(self) -> list[tuple[str, str]]:
@@ -194,6 +235,20 @@ class ConsultationFile(_Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"question ids must be unique; repeated: {', '.join(duplicates)}")
+        used = MODAL_FRAME_BLOCKS + sum(q.modal_blocks for q in value)
+        if used > MAX_MODAL_BLOCKS:
+            matrices = [q for q in value if q.kind == "matrix"]
+            where = (
+                f"; the matrix question(s) {', '.join(repr(q.id) for q in matrices)} "
+                f"have {sum(len(q.rows) for q in matrices)} rows, "
+                f"remove at least {used - MAX_MODAL_BLOCKS}"
+                if matrices
+                else ""
+            )
+            raise ValueError(
+                f"the response modal would need {used} blocks and Slack allows "
+                f"{MAX_MODAL_BLOCKS} (one per matrix row, question and comment box){where}"
+            )
         return value
 
     def deadline_utc(self, default_timezone: str) -> datetime:

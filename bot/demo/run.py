@@ -1,12 +1,14 @@
 """`consultbot demo`: the whole flow offline, on SQLite and the sandbox Slack, in about a minute.
 
 Staff schedule the Integrating Care consultation, which the scheduler launches into five network
-channels a few seconds later (staff are told by DM); a few dozen simulated members answer through
-the real modal (some edit), but nobody in the South West does; a member's question in the post's
-thread is answered from the FAQ, another's goes to staff, who answer it and add it to the FAQ;
-reminders reach only those who have not answered, and the South West's lead hears that the
-region is quiet; a regional lead pulls a summary; the consultation closes at its deadline; staff
-export everything. What each channel and user saw is written to transcript.md.
+channels a few seconds later (staff are told by DM), and launch the commissioners' network's asks
+(examples/positions.yaml: which lever for each ask) into its channel; a few dozen simulated
+members answer through the real modal (some edit), but nobody in the South West does; a member's
+question in the post's thread is answered from the FAQ, another's goes to staff, who answer it
+and add it to the FAQ; reminders reach only those who have not answered, and the South West's
+lead hears that the region is quiet; a regional lead pulls a summary; the consultations close at
+their deadline; staff export everything (the asks' draft, with its key points and positions
+table, in positions/). What each channel and user saw is written to transcript.md.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 from bot.app.runtime import RuntimeOptions
 from bot.consultations.catalogue import ConsultationView, get_consultation, target_networks
-from bot.demo.sandbox.harness import Harness
+from bot.demo.sandbox.harness import EXAMPLES, Harness
 from bot.demo.simulation import QuestionSpec, SimulatedResponse, simulate_responses
 from storage.models import utcnow
 
@@ -29,6 +31,8 @@ STAFF = "U01STAFF01"
 LEAD = "U0LEADNW1"
 LEAD_REGION = "north-west"
 CONSULTATION = "integrating-care"
+POSITIONS = "white-paper-asks"  # examples/positions.yaml: a matrix of asks x levers
+POSITIONS_FOLDER = "positions"
 DEADLINE_AFTER = timedelta(seconds=55)
 REMINDERS = ["35s", "15s"]
 EDIT_SHARE = 0.15
@@ -52,6 +56,7 @@ class DemoResult:
     out_dir: Path
     respondents: int = 0
     edits: int = 0
+    position_respondents: int = 0
     files: list[Path] = field(default_factory=list)
 
 
@@ -63,6 +68,7 @@ def _questions(view: ConsultationView) -> list[QuestionSpec]:
             kind=q.kind,  # type: ignore[arg-type]
             options=[o.value for o in q.options] if q.kind != "stance" else [],
             comment=q.comment,  # type: ignore[arg-type]
+            rows=[r.value for r in q.rows],
         )
         for q in view.questions
     ]
@@ -77,6 +83,11 @@ def modal_values(view: dict[str, Any], response: SimulatedResponse, org: str) ->
             answer = response.answers.get(block_id.split(":", 1)[1])
             if answer is not None:
                 values[block_id] = answer.choices if answer.choices else answer.choice
+        elif block_id.startswith("row:"):
+            _, question_key, row = block_id.split(":", 2)
+            answer = response.answers.get(question_key)
+            if answer is not None and row in answer.rows:
+                values[block_id] = answer.rows[row]
         elif block_id.startswith("comment:"):
             answer = response.answers.get(block_id.split(":", 1)[1])
             if answer is not None and answer.comment:
@@ -121,17 +132,20 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
     assert h.driver is not None and h.slack is not None
     progress("Loading the example workspace, directory and consultations")
     await h.load_examples()
-    # The example's deadline (8 January 2021) is moved to a minute from now, with reminders
-    # before it, so the demo shows the whole life of a consultation.
+    await h.add_consultation_file(EXAMPLES / "positions.yaml")
+    # The examples' deadlines (in 2021) are moved to a minute from now, with reminders before
+    # them, so the demo shows the whole life of a consultation.
     async with h.services.db.session() as session:
         from storage.models import Consultation
 
-        consultation = await session.get(Consultation, CONSULTATION)
-        assert consultation is not None
-        consultation.deadline = utcnow() + DEADLINE_AFTER
-        consultation.reminders = REMINDERS
-        consultation.escalate_below = ESCALATE_BELOW
-        session.add(consultation)
+        for consultation_id in (CONSULTATION, POSITIONS):
+            consultation = await session.get(Consultation, consultation_id)
+            assert consultation is not None
+            consultation.deadline = utcnow() + DEADLINE_AFTER
+            consultation.reminders = REMINDERS
+            if consultation_id == CONSULTATION:
+                consultation.escalate_below = ESCALATE_BELOW
+            session.add(consultation)
 
     progress("Staff schedule Integrating care; the scheduler launches it a few seconds later")
     await h.driver.slash_command(STAFF, f"launch {CONSULTATION} at {LAUNCH_IN}")
@@ -140,6 +154,9 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
         lambda: any("went out as scheduled" in (m.text or "") for m in h.slack.dm_messages(STAFF)),
         timeout=30,
     )
+    await h.settle(timeout=60)
+    progress("Staff launch the commissioners' asks: which lever for each")
+    await h.driver.slash_command(STAFF, f"launch {POSITIONS}")
     await h.settle(timeout=60)
 
     view = await get_consultation(h.services.db, CONSULTATION)
@@ -177,6 +194,7 @@ async def _play(h: Harness, result: DemoResult, progress: Progress) -> None:
             await h.driver.submit_view(member, edit, modal_values(edit, response, "Example Trust"))
             result.edits += 1
     await h.settle(timeout=60)
+    await _answer_positions(h, result, progress)
 
     await _questions_asked(h, progress)
 
@@ -242,6 +260,32 @@ async def _questions_asked(h: Harness, progress: Progress) -> None:
 
     sent = await h.slack.wait_for(sent_dm, timeout=30)
     await h.driver.click_in_message(STAFF, sent, "add_to_faq")
+
+
+async def _answer_positions(h: Harness, result: DemoResult, progress: Progress) -> None:
+    """The commissioners' network members answer the asks: one lever per ask."""
+    assert h.slack is not None and h.driver is not None
+    view = await get_consultation(h.services.db, POSITIONS)
+    [network] = await target_networks(h.services.db, view.consultation)
+    channel = h.slack.channels[network.channel_id]
+    members = sorted(
+        user
+        for user in channel.members
+        if not h.slack.users[user].is_bot and not h.slack.users[user].deleted
+    )
+    post = next(
+        m
+        for m in h.slack.top_level_messages(channel.id)
+        if view.consultation.title in (m.text or "")
+    )
+    simulated = simulate_responses(_questions(view), members, seed=17, response_rate=0.85)
+    progress(f"{len(simulated)} of {len(members)} commissioners say which lever for each ask")
+    for member, response in simulated.items():
+        modal = await h.driver.open_modal_via(member, "respond", message=post)
+        if modal.get("callback_id") != "consultation_response":
+            continue
+        await h.driver.submit_view(member, modal, modal_values(modal, response, "Example CCG"))
+        result.position_respondents += 1
     await h.settle(timeout=60)
 
 
@@ -273,6 +317,26 @@ async def _export_all(h: Harness, out_dir: Path, progress: Progress) -> list[Pat
                 network_members=members,
                 actor="demo",
                 min_group=h.services.settings.min_group,
+            )
+        )
+    view = await get_consultation(h.services.db, POSITIONS)
+    members = await network_member_counts(
+        h.services, await target_networks(h.services.db, view.consultation)
+    )
+    for fmt, name in (
+        ("json", "aggregate.json"),
+        ("csv", "responses.csv"),
+        ("md", "draft-response.md"),
+        ("docx", "draft-response.docx"),
+    ):
+        progress(f"  writing {POSITIONS_FOLDER}/{name}")
+        written.extend(
+            await write_export(
+                h.services.db,
+                POSITIONS,
+                fmt,
+                out_dir / POSITIONS_FOLDER / name,
+                network_members=members,
             )
         )
     return written

@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 from bot.core.vocabulary import STANCE_GROUPS, STANCE_VALUES
 
-QuestionKind = Literal["stance", "single_choice", "multi_choice", "free_text"]
+QuestionKind = Literal["stance", "single_choice", "multi_choice", "free_text", "matrix"]
 CommentRule = Literal["optional", "required", "none"]
 QuoteConsent = Literal["named", "anonymous", "no"]
 
@@ -64,6 +64,7 @@ class QuestionSpec:
     kind: QuestionKind = "stance"
     options: list[str] = field(default_factory=list)
     comment: CommentRule = "optional"
+    rows: list[str] = field(default_factory=list)  # matrix: row values
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> QuestionSpec:
@@ -85,11 +86,13 @@ class QuestionSpec:
 
 @dataclass(slots=True)
 class SimulatedAnswer:
-    """``choice`` for stance/single choice, ``choices`` for multi choice, ``comment`` text."""
+    """``choice`` for stance/single choice, ``choices`` for multi choice, ``rows`` (row value
+    -> option value) for a matrix, ``comment`` text."""
 
     choice: str | None
     choices: list[str]
     comment: str | None
+    rows: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -766,6 +769,20 @@ def _pick_options(persona: Persona, question: QuestionSpec, rng: random.Random) 
     return [chosen[0], *(v for v in options if v in rest)]
 
 
+def _pick_row_option(persona: Persona, question: QuestionSpec, row: str, rng: random.Random) -> str:
+    """A matrix row's option: mostly the option members broadly share for that row (so some
+    asks get a clear lever), otherwise the persona's own leaning (so others split)."""
+    # Files list "Not needed" (or the like) last; members seldom pick it, so it ranks last in
+    # the shared view.
+    *levers, last = question.options
+    if levers and rng.random() < 0.55:
+        order, cum = _choice_table("shared", f"{question.id}:{row}", tuple(levers))
+        order, cum = (*order, last), (*cum, cum[-1] + _RANK_WEIGHTS[-1])
+        return order[bisect(cum, rng.random() * cum[-1])]
+    order, cum = _choice_table(persona.name, f"{question.id}:{row}", tuple(question.options))
+    return order[bisect(cum, rng.random() * cum[-1])]
+
+
 # --------------------------------------------------------------------------------------------
 # Answers and responses
 # --------------------------------------------------------------------------------------------
@@ -817,6 +834,12 @@ def simulate_answer(
         return SimulatedAnswer(None, values, comment)
     if kind == "free_text":  # the comment is the answer
         return SimulatedAnswer(None, [], _advice_comment(anchor, theme, rng))
+    if kind == "matrix":
+        if not question.options or not question.rows:
+            raise ValueError(f"question {question.id!r} needs rows and options")
+        rows = {row: _pick_row_option(persona, question, row, rng) for row in question.rows}
+        comment = _advice_comment(anchor, theme, rng) if wants_comment else None
+        return SimulatedAnswer(None, [], comment, rows)
     raise ValueError(f"unknown question kind {kind!r}")
 
 

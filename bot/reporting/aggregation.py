@@ -104,6 +104,8 @@ class Breakdown(BaseModel):
     percentages: dict[str, float]
     grouped: GroupedStance | None = None
     suppressed: bool = False  # "other": groups below the minimum group size, folded
+    #: Matrix questions: this group's counts for each row (by row slug).
+    rows: dict[str, Breakdown] | None = None
 
     def count(self, measure: str) -> int:
         """An option's count, or a stance group's ("supportive", ...) summed from the counts."""
@@ -140,6 +142,7 @@ class ThemeSummary(BaseModel):
 class OptionInfo(BaseModel):
     value: str
     label: str
+    phrase: str | None = None  # how it reads in running prose, when the file gives it
 
 
 class RowAggregate(Breakdown):
@@ -176,14 +179,26 @@ class QuestionAggregate(BaseModel):
     def labels(self) -> dict[str, str]:
         return {o.value: o.label for o in self.options}
 
-    def breakdown(self, scope: Literal["all", "network", "region"], group: str | None) -> Breakdown:
-        """The whole question's answers ("all") or one network's / region's; KeyError if absent."""
+    def breakdown(
+        self,
+        scope: Literal["all", "network", "region"],
+        group: str | None,
+        row: str | None = None,
+    ) -> Breakdown:
+        """The whole question's answers ("all") or one network's / region's, or a matrix row's
+        within them; KeyError if absent."""
         if scope == "all":
-            return Breakdown(
-                answered=self.answered, counts=self.counts, percentages=self.percentages
+            found = Breakdown(
+                answered=self.answered,
+                counts=self.counts,
+                percentages=self.percentages,
+                rows=dict(self.rows) if self.rows is not None else None,
             )
-        groups = self.by_network if scope == "network" else self.by_region
-        return groups[str(group)]
+        else:
+            found = (self.by_network if scope == "network" else self.by_region)[str(group)]
+        if row is None:
+            return found
+        return (found.rows or {})[row]
 
 
 class Aggregate(BaseModel):
@@ -220,6 +235,8 @@ class Aggregate(BaseModel):
             }
             if b.grouped is not None:
                 out["grouped"] = b.grouped.model_dump()
+            if b.rows is not None:
+                out["rows"] = {slug: breakdown(row) for slug, row in b.rows.items()}
             if b.suppressed:
                 out["suppressed"] = True
             return out
@@ -377,10 +394,35 @@ def _selection_counts(
     )
 
 
+def _row_counts(
+    consultation_id: str, filters: Filters, dimension: Dimension, question_ids: list[int]
+) -> Select[Any]:
+    """(group, question_id, row, option, answers) for matrix questions."""
+    group = _group_key(dimension)
+    return (
+        select(
+            *group, Answer.question_id, AnswerSelection.value, AnswerSelection.choice, func.count()
+        )
+        .select_from(
+            _from(dimension).join(
+                AnswerSelection.__table__,  # type: ignore[attr-defined]
+                AnswerSelection.answer_id == Answer.id,
+            )
+        )
+        .where(
+            *scope_clauses(consultation_id, filters),
+            Answer.question_id.in_(question_ids),  # type: ignore[attr-defined]
+            AnswerSelection.choice.is_not(None),  # type: ignore[union-attr]
+        )
+        .group_by(*group, Answer.question_id, AnswerSelection.value, AnswerSelection.choice)
+    )
+
+
 def _multi_answered(
     consultation_id: str, filters: Filters, dimension: Dimension, question_ids: list[int]
 ) -> Select[Any]:
-    """(group, question_id, answers with at least one tick, comments) for multi choice."""
+    """(group, question_id, answers with at least one tick, comments) for multi choice (and
+    matrix: answers with at least one row chosen)."""
     group = _group_key(dimension)
     ticked = exists().where(AnswerSelection.answer_id == Answer.id)  # type: ignore[arg-type]
     return (
@@ -411,6 +453,13 @@ class _Tally:
     answered: int = 0
     comments: int = 0
     counts: dict[str, int] | None = None
+    rows: dict[str, dict[str, int]] | None = None  # matrix: row -> option -> count
+
+    def add_row(self, row: str, value: str, n: int) -> None:
+        if self.rows is None:
+            self.rows = {}
+        counts = self.rows.setdefault(row, {})
+        counts[value] = counts.get(value, 0) + n
 
     def add(self, value: str | None, n: int) -> None:
         if self.counts is None:
@@ -439,6 +488,13 @@ def breakdown_of(
 def _breakdown(question: QuestionView, tally: _Tally | None) -> Breakdown:
     tally = tally or _Tally()
     values = [v for v, _ in _options(question)]
+    if question.kind == "matrix":
+        # Each respondent chooses one option per row: a row's answered is its counts' sum.
+        rows = {}
+        for row in question.rows:
+            counts = (tally.rows or {}).get(row.value, {})
+            rows[row.value] = breakdown_of("matrix", values, sum(counts.values()), counts)
+        return Breakdown(answered=tally.answered, counts={}, percentages={}, rows=rows)
     return breakdown_of(question.kind, values, tally.answered, tally.counts or {})
 
 
@@ -484,8 +540,9 @@ async def _tallies(
     """Tallies by (group, question id); group is None for the "all" dimension."""
     tallies: dict[tuple[str | None, int], _Tally] = {}
     grouped = dimension != "all"
-    single = [q.id for q in consultation.questions if q.kind != "multi_choice"]
+    single = [q.id for q in consultation.questions if q.kind not in ("multi_choice", "matrix")]
     multi = [q.id for q in consultation.questions if q.kind == "multi_choice"]
+    matrix = [q.id for q in consultation.questions if q.kind == "matrix"]
     kinds = {q.id: q.kind for q in consultation.questions}
 
     def key(row: Any) -> tuple[str | None, int, tuple[Any, ...]]:
@@ -510,7 +567,16 @@ async def _tallies(
         for row in result:
             group, qid, (value, n) = key(row)
             tallies.setdefault((group, qid), _Tally()).add(value, n)
-        result = await conn.execute(_multi_answered(consultation.id, filters, dimension, multi))
+    if matrix:
+        result = await conn.execute(_row_counts(consultation.id, filters, dimension, matrix))
+        for row in result:
+            group, qid, (matrix_row, value, n) = key(row)
+            tallies.setdefault((group, qid), _Tally()).add_row(matrix_row, value, n)
+    if multi or matrix:
+        answered_by = multi + matrix
+        result = await conn.execute(
+            _multi_answered(consultation.id, filters, dimension, answered_by)
+        )
         for row in result:
             group, qid, (answered, comments) = key(row)
             tally = tallies.setdefault((group, qid), _Tally())
@@ -527,6 +593,9 @@ def _summed(tallies: Mapping[tuple[str | None, int], _Tally]) -> dict[tuple[None
         into.comments += tally.comments
         for value, n in (tally.counts or {}).items():
             into.add(value, n)
+        for matrix_row, counts in (tally.rows or {}).items():
+            for value, n in counts.items():
+                into.add_row(matrix_row, value, n)
         if into.counts is None:
             into.counts = {}
     return total
@@ -663,16 +732,28 @@ async def aggregate(
                 "region", regs
             )
         tally = overall.get((None, q.id))
+        phrases = {o.value: o.phrase for o in q.options if o.phrase}
         questions.append(
             QuestionAggregate(
                 id=q.key,
                 text=q.text,
                 kind=q.kind,
-                options=[OptionInfo(value=v, label=label) for v, label in _options(q)],
+                options=[
+                    OptionInfo(value=v, label=label, phrase=phrases.get(v))
+                    for v, label in _options(q)
+                ],
                 answered=total.answered,
                 counts=total.counts,
                 percentages=total.percentages,
                 grouped=total.grouped,
+                rows=(
+                    {
+                        r.value: RowAggregate(text=r.text, **total.rows[r.value].model_dump())
+                        for r in q.rows
+                    }
+                    if q.kind == "matrix" and total.rows is not None
+                    else None
+                ),
                 by_network=nets,
                 by_region=regs,
                 differences=differences,

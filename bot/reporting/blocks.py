@@ -37,6 +37,12 @@ def headline(question: QuestionAggregate) -> str:
             verb="favoured",
             options=[(o.label, question.percentages.get(o.value, 0.0)) for o in question.options],
         )
+    if question.kind == "matrix" and question.rows is not None:
+        rows = len(question.rows)
+        return (
+            f"{question.answered} respondent{'s' if question.answered != 1 else ''} chose an "
+            f"option for each of {rows} row{'s' if rows != 1 else ''}; the most chosen for each:"
+        )
     if question.kind == "multi_choice":
         ranked = sorted(question.options, key=lambda o: -question.counts.get(o.value, 0))
         top = ranked[0]
@@ -52,6 +58,13 @@ def _bars(question: QuestionAggregate) -> list[str]:
         rows = [(GROUP_LABELS[g], question.grouped.percentages.get(g, 0.0)) for g in GROUP_KEYS]
     elif question.kind in ("single_choice", "multi_choice"):
         rows = [(o.label, question.percentages.get(o.value, 0.0)) for o in question.options]
+    elif question.kind == "matrix" and question.rows is not None:
+        rows = []
+        for row in list(question.rows.values())[:10]:
+            top = max(question.options, key=lambda o: row.counts.get(o.value, 0), default=None)
+            if top is not None and row.answered:
+                label = f"{truncate(row.text, 40)}: {top.label}"
+                rows.append((label, row.percentages.get(top.value, 0.0)))
     else:
         return []
     return [f"`{bar(pct)}` {format_pct(pct)} {escape(truncate(label, 60))}" for label, pct in rows]

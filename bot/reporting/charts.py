@@ -21,7 +21,14 @@ from matplotlib.patches import Patch
 from bot.core.vocabulary import STANCE_LABELS, STANCE_VALUES
 from bot.reporting.phrasing import round_pct
 
-__all__ = ["STANCE_COLOURS", "STANCE_KEYS", "STANCE_LABELS", "choice_chart", "stance_chart"]
+__all__ = [
+    "STANCE_COLOURS",
+    "STANCE_KEYS",
+    "STANCE_LABELS",
+    "choice_chart",
+    "matrix_chart",
+    "stance_chart",
+]
 
 STANCE_KEYS: Final = STANCE_VALUES
 #: Blue / grey / orange diverging palette: distinguishable with the common colour-vision
@@ -101,28 +108,55 @@ def stance_chart(title: str, rows: Sequence[tuple[str, Mapping[str, float]]]) ->
     rescaled to 100%. A row with no answers is drawn empty and labelled "No answers" rather than
     failing, because a region may simply not have responded yet.
     """
+    return _stacked_chart(
+        title, [(key, STANCE_LABELS[key], STANCE_COLOURS[key]) for key in STANCE_KEYS], rows
+    )
+
+
+def matrix_chart(
+    title: str,
+    options: Sequence[tuple[str, str]],
+    rows: Sequence[tuple[str, Mapping[str, float]]],
+) -> bytes:
+    """A matrix question: one 100% stacked bar per row (each ask), a segment per option (each
+    lever), in the options' order and the colour-blind-safe palette."""
+    segments = [
+        (value, label, GROUP_COLOURS[i % len(GROUP_COLOURS)])
+        for i, (value, label) in enumerate(options)
+    ]
+    return _stacked_chart(title, segments, rows)
+
+
+def _stacked_chart(
+    title: str,
+    segments: Sequence[tuple[str, str, str]],
+    rows: Sequence[tuple[str, Mapping[str, float]]],
+) -> bytes:
+    """Horizontal 100% stacked bars; ``segments`` are (key, legend label, colour) in order."""
     if not rows:
-        raise ValueError("stance_chart needs at least one row")
+        raise ValueError("a stacked chart needs at least one row")
+    keys = [key for key, _, _ in segments]
+    colours = {key: colour for key, _, colour in segments}
     labels_wrapped = [_wrap(label, _LABEL_WRAP) for label, _ in rows]
     extra_lines = sum(label.count("\n") for label in labels_wrapped)
     fig = _new_figure(1.2 + 0.5 * len(rows) + 0.15 * extra_lines + 0.4, title)
     ax = fig.add_subplot()
 
     for y, (label, values) in enumerate(rows):
-        unknown = set(values) - set(STANCE_KEYS)
+        unknown = set(values) - set(keys)
         if unknown:
-            raise ValueError(f"unknown stance keys for {label!r}: {sorted(unknown)}")
-        numbers = [_check_value(values.get(key, 0.0), f"{label} {key}") for key in STANCE_KEYS]
+            raise ValueError(f"unknown keys for {label!r}: {sorted(unknown)}")
+        numbers = [_check_value(values.get(key, 0.0), f"{label} {key}") for key in keys]
         total = sum(numbers)
         if total <= 0:
             ax.text(1, y, "No answers", va="center", ha="left", fontsize=8, color="#555555")
             continue
         left = 0.0
-        for key, number in zip(STANCE_KEYS, numbers, strict=True):
+        for key, number in zip(keys, numbers, strict=True):
             share = 100.0 * number / total
             if share <= 0:
                 continue
-            colour = STANCE_COLOURS[key]
+            colour = colours[key]
             ax.barh(y, share, left=left, height=0.6, color=colour, edgecolor="white", linewidth=0.5)
             if share >= _MIN_SEGMENT_LABEL:
                 ax.text(
@@ -141,11 +175,11 @@ def stance_chart(title: str, rows: Sequence[tuple[str, Mapping[str, float]]]) ->
     ax.set_xlim(0, 100)
     ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"], fontsize=7)
     _style_axes(ax)
-    handles = [Patch(color=STANCE_COLOURS[key], label=STANCE_LABELS[key]) for key in STANCE_KEYS]
+    handles = [Patch(color=colour, label=legend) for _, legend, colour in segments]
     fig.legend(
         handles=handles,
         loc="outside lower center",
-        ncol=len(handles),
+        ncol=min(len(handles), 5),
         fontsize=7,
         frameon=False,
     )

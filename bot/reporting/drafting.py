@@ -42,6 +42,7 @@ from bot.reporting.phrasing import (
     acceptable_phrases,
     choice_headline,
     format_pct,
+    prose_label,
     round_pct,
     stance_headline,
     with_figure,
@@ -89,6 +90,20 @@ RESERVATIONS_AT: Final = 40.0
 FAVOUR_ABOVE: Final = 50.0
 PREFER_LEAD: Final = 10.0
 PRIORITY_AT: Final = 50.0
+#: A matrix row's proposed position is the option (lever) chosen most, when it leads the next
+#: by at least this many percentage points of those who answered the row; otherwise, "no clear
+#: view". The same margin as a single choice's "preferred option": below it the lead is within
+#: what a handful of members changing their minds would overturn.
+POSITION_LEAD: Final = 10.0
+#: Key points at the top of the draft (three to six).
+MAX_KEY_POINTS: Final = 6
+MIN_KEY_POINTS: Final = 3
+#: A question "divides" members when its two leading answers are each chosen by at least
+#: DIVIDED_AT per cent and lie within DIVIDED_WITHIN points of each other.
+DIVIDED_AT: Final = 20.0
+DIVIDED_WITHIN: Final = 15.0
+#: Themes named in the key points (the largest, one per question).
+KEY_THEMES: Final = 2
 
 STANCE_ORDER: Final = STANCE_VALUES
 #: Stance groupings, as claim measures; prefixed so they never clash with an option's value.
@@ -122,6 +137,7 @@ class Claim:
     "network" / "region" a group in ``by_network`` / ``by_region`` (or ``networks``).
     ``measure`` is an option value, a stance grouping (``GROUPED``: "group:supportive" ...),
     "answered", "respondents", "members", "response_rate" or "theme" (``group`` = its label).
+    ``row`` is a matrix question's row (its slug), within the scope.
     """
 
     unit: Literal["pct", "count"]
@@ -129,6 +145,7 @@ class Claim:
     question: str | None = None
     scope: Literal["all", "network", "region"] = "all"
     group: str | None = None
+    row: str | None = None
 
 
 @dataclass(slots=True)
@@ -217,9 +234,12 @@ class Draft:
     questions: list[QuestionDraft]
     appendix_note: str
     appendix: list[AppendixSection]
+    key_points: list[Statement] = field(default_factory=list)
 
     def statements(self) -> Iterator[tuple[str, Statement]]:
         """Every sentence that may state a figure, with where it is (for error messages)."""
+        for i, statement in enumerate(self.key_points):
+            yield f"key point {i + 1}", statement
         for i, statement in enumerate(self.introduction):
             yield f"introduction sentence {i + 1}", statement
         for q in self.questions:
@@ -326,11 +346,14 @@ def _field(record: Any, name: str, default: Any = None) -> Any:
     return getattr(record, name, default)
 
 
-def _group(question: QuestionAggregate, scope: str, group: str | None) -> Breakdown:
+def _group(
+    question: QuestionAggregate, scope: str, group: str | None, row: str | None = None
+) -> Breakdown:
     try:
-        return question.breakdown(scope, group)  # type: ignore[arg-type]
+        return question.breakdown(scope, group, row)  # type: ignore[arg-type]
     except KeyError:
-        raise FigureCheckError(f"no {scope} {group!r} in question {question.id!r}") from None
+        where = f"{scope} {group!r}" + (f" row {row!r}" if row else "")
+        raise FigureCheckError(f"no {where} in question {question.id!r}") from None
 
 
 def _count_of(data: Breakdown, measure: str) -> int:
@@ -370,7 +393,7 @@ def derive(export: Aggregate, claim: Claim) -> float | int:
                     return theme.count
                 return _share(theme.count, question.answered, claim)
         raise FigureCheckError(f"no theme {claim.group!r} in question {claim.question!r}")
-    data = _group(question, claim.scope, claim.group)
+    data = _group(question, claim.scope, claim.group, claim.row)
     if claim.unit == "count":
         if claim.measure == "answered":
             return data.answered
@@ -491,8 +514,14 @@ class _Names:
 
 
 def _options(question: QuestionAggregate) -> list[tuple[str, str]]:
-    """(value, label) in the consultation's order."""
+    """(value, label) in the consultation's order (for tables, charts and the appendix)."""
     return [(o.value, o.label) for o in question.options]
+
+
+def _prose_options(question: QuestionAggregate) -> list[tuple[str, str]]:
+    """(value, words for running text) in the consultation's order: "favouring a middle way
+    approach", not "favouring Middle way" (``bot.reporting.phrasing.prose_label``)."""
+    return [(o.value, prose_label(o.label, o.phrase)) for o in question.options]
 
 
 def _pct(export: Aggregate, claim: Claim) -> float:
@@ -548,7 +577,7 @@ def _single_choice_headline(export: Aggregate, key: str) -> list[Statement]:
         return [_statement(_say("nobody_answered"))]
     w = wording()
     chosen, none = [], []
-    for value, label in _options(question):
+    for value, label in _prose_options(question):
         claim = Claim("pct", value, key)
         pct = _pct(export, claim)
         (chosen if round_pct(pct) > 0 else none).append((claim, label, pct))
@@ -565,7 +594,7 @@ def _multi_choice_headline(export: Aggregate, key: str) -> list[Statement]:
     question = _question(export, key)
     if question.answered == 0:
         return [_statement(_say("nobody_answered"))]
-    order = _options(question)
+    order = _prose_options(question)
     ranked = sorted(
         (
             (question.counts.get(value, 0), -i, Claim("pct", value, key), label)
@@ -582,6 +611,60 @@ def _multi_choice_headline(export: Aggregate, key: str) -> list[Statement]:
         _statement(text, [claim for _, _, claim, _ in ranked], labels),
         _statement(_say("multi_choice_note")),
     ]
+
+
+def _matrix_headline(export: Aggregate, key: str) -> list[Statement]:
+    question = _question(export, key)
+    if question.answered == 0:
+        return [_statement(_say("nobody_answered"))]
+    return [
+        _statement(
+            _say("matrix_headline", answered=question.answered),
+            [Claim("count", "answered", key)],
+        )
+    ]
+
+
+def leading_option(counts: Mapping[str, int], answered: int, order: Sequence[str]) -> str | None:
+    """The option that is a matrix row's proposed position, or None for "no clear view".
+
+    It must lead the runner-up by ``POSITION_LEAD`` points of those who answered the row,
+    compared on exact counts (a tie never leads); options tie-break in the file's order only
+    for ranking, never to invent a lead.
+    """
+    if answered <= 0 or not order:
+        return None
+    ranked = sorted(order, key=lambda value: -int(counts.get(value, 0)))
+    first = int(counts.get(ranked[0], 0))
+    second = int(counts.get(ranked[1], 0)) if len(ranked) > 1 else 0
+    if first == 0 or (first - second) * 100 < POSITION_LEAD * answered:
+        return None
+    return ranked[0]
+
+
+def _positions_table(export: Aggregate, question: QuestionAggregate) -> Table | None:
+    """Each ask, the share choosing each lever, and the proposed position (the seed briefings'
+    "our ask / our proposed position" table)."""
+    if question.rows is None:
+        return None
+    w = wording()
+    options = _options(question)
+    header = [str(w.column_ask), str(w.column_answered), *[label for _, label in options]]
+    header.append(str(w.column_position))
+    rows = []
+    for slug, row in question.rows.items():
+        answered = Claim("count", "answered", question.id, row=slug)
+        cells = [Cell(row.text), Cell(_number(derive(export, answered)), answered)]
+        for value, _ in options:
+            if row.answered:
+                claim = Claim("pct", value, question.id, row=slug)
+                cells.append(Cell(cell_pct(_pct(export, claim)), claim))
+            else:
+                cells.append(Cell(str(w.no_answers_cell)))
+        lead = leading_option(row.counts, row.answered, [v for v, _ in options])
+        cells.append(Cell(dict(options)[lead] if lead else str(w.no_clear_view)))
+        rows.append(cells)
+    return Table(str(w.heading_positions), header, rows)
 
 
 def _free_text_headline(export: Aggregate, key: str) -> list[Statement]:
@@ -758,11 +841,19 @@ def suggest_position(
         else:
             rule = "mixed"
         return rule, {"themes": themes[:2], "differs": differs}
+    if kind == "matrix":
+        order = [v for v, _ in _options(question)]
+        unclear = any(
+            leading_option(row.counts, row.answered, order) is None
+            for row in (question.rows or {}).values()
+            if row.answered
+        )
+        return "positions", {"unclear": unclear, "themes": themes[:3]}
     if kind in ("single_choice", "multi_choice"):
         ranked = sorted(
             (
                 (_pct(export, Claim("pct", v, key)), -i, label)
-                for i, (v, label) in enumerate(_options(question))
+                for i, (v, label) in enumerate(_prose_options(question))
             ),
             reverse=True,
         )
@@ -830,6 +921,14 @@ def _chart(
         )
         png = charts.choice_chart(title, overall, by_group=by_group, overall_label=all_label)
         alt = f"Bar chart of the options chosen in question {number}"
+    elif kind == "matrix":
+        options = _options(question)
+        rows = [
+            (row.text, {v: float(row.counts.get(v, 0)) for v, _ in options})
+            for row in (question.rows or {}).values()
+        ]
+        png = charts.matrix_chart(title, options, rows)
+        alt = f"Stacked bar chart of the option chosen for each ask in question {number}"
     else:
         if not question.themes:
             return None
@@ -840,6 +939,109 @@ def _chart(
         png = charts.choice_chart(_say("themes_chart_title"), values, overall_label=all_label)
         alt = f"Bar chart of the themes raised in answers to question {number}"
     return Chart(filename, title, alt, png)
+
+
+def _key_points(export: Aggregate, drafts: Sequence[QuestionDraft]) -> list[Statement]:
+    """Three to six bullets from the data: the clearest consensus, the most divided question,
+    the largest material differences, the largest themes (and, to make three, the response
+    count). Each carries its claims, so ``verify_figures`` checks them like any sentence."""
+    w = wording()
+    numbers = {d.key: d.number for d in drafts}
+    points: list[Statement] = []
+
+    # (share, claim, words after "of respondents", question number), clearest first.
+    consensus: list[tuple[float, int, Claim, str]] = []
+    divided: list[tuple[float, int, list[tuple[Claim, str]]]] = []
+    for q in export.questions:
+        if q.answered == 0:
+            continue
+        n = numbers[q.id]
+        if q.kind == "stance":
+            sides = [
+                (Claim("pct", SUPPORTIVE, q.id), "were supportive", "supportive"),
+                (Claim("pct", DISAGREE, q.id), "disagreed", "disagreeing"),
+            ]
+            shares = [(_pct(export, c), c, verb, short) for c, verb, short in sides]
+            consensus += [(pct, n, c, verb) for pct, c, verb, _ in shares]
+            (a, ca, _, sa), (b, cb, _, sb) = shares
+            if min(a, b) >= DIVIDED_AT and abs(a - b) <= DIVIDED_WITHIN:
+                divided.append((abs(a - b), n, [(ca, sa), (cb, sb)]))
+        elif q.kind == "single_choice":
+            verb = str(w.choice_verb)
+            ranked = sorted(
+                ((_pct(export, Claim("pct", v, q.id)), v, p) for v, p in _prose_options(q)),
+                key=lambda item: -item[0],
+            )
+            consensus += [(pct, n, Claim("pct", v, q.id), f"{verb} {p}") for pct, v, p in ranked]
+            if (
+                len(ranked) > 1
+                and ranked[1][0] >= DIVIDED_AT
+                and ranked[0][0] - ranked[1][0] <= DIVIDED_WITHIN
+            ):
+                (a, va, pa), (b, vb, pb) = ranked[:2]
+                divided.append(
+                    (
+                        a - b,
+                        n,
+                        [
+                            (Claim("pct", va, q.id), f"favouring {pa}"),
+                            (Claim("pct", vb, q.id), f"favouring {pb}"),
+                        ],
+                    )
+                )
+        elif q.kind == "matrix":
+            for slug, row in (q.rows or {}).items():
+                if not row.answered:
+                    continue
+                for value, prose in _prose_options(q):
+                    claim = Claim("pct", value, q.id, row=slug)
+                    consensus.append(
+                        (_pct(export, claim), n, claim, f"chose {prose} for “{row.text}”")
+                    )
+    clearest = [c for c in consensus if round_pct(c[0]) > 50]
+    if clearest:
+        pct, n, claim, verb = max(clearest, key=lambda c: (round_pct(c[0]), -c[1]))
+        text = _say("key_consensus", number=n, figure=pct, verb=verb)
+        points.append(_statement(text, [claim], [verb]))
+    if divided:
+        _, n, sides = min(divided, key=lambda d: (d[0], d[1]))
+        (first_claim, first), (second_claim, second) = sides
+        text = _say(
+            "key_divided",
+            number=n,
+            first=first,
+            first_pct=_pct(export, first_claim),
+            second=second,
+            second_pct=_pct(export, second_claim),
+        )
+        points.append(_statement(text, [first_claim, second_claim], [first, second]))
+    gaps = sorted(
+        (
+            (q.differences[0].gap, numbers[q.id], d.differences[0])
+            for q, d in zip(export.questions, drafts, strict=True)
+            if q.differences and d.differences
+        ),
+        key=lambda g: (-g[0], g[1]),
+    )
+    for _, n, difference in gaps[:2]:
+        text = _say("key_difference", number=n, difference=difference.text)
+        points.append(_statement(text, difference.claims, difference.quoted))
+    themes = sorted(
+        ((t.count, numbers[q.id], q.id, t.label) for q in export.questions for t in q.themes[:1]),
+        key=lambda t: (-t[0], t[1]),
+    )
+    for count, n, qid, label in themes[: min(KEY_THEMES, MAX_KEY_POINTS - len(points))]:
+        phrase = _theme_phrase(label)
+        text = _say("key_theme", number=n, label=phrase, count=count)
+        points.append(_statement(text, [Claim("count", "theme", qid, "all", label)], [phrase]))
+    if len(points) < MIN_KEY_POINTS:
+        points.insert(
+            0,
+            _statement(
+                _say("key_respondents", total=export.respondents), [Claim("count", "respondents")]
+            ),
+        )
+    return points[:MAX_KEY_POINTS]
 
 
 def _introduction(export: Aggregate, meta: ConsultationMeta, names: _Names) -> list[Statement]:
@@ -966,6 +1168,7 @@ def build_draft(
         "single_choice": _single_choice_headline,
         "multi_choice": _multi_choice_headline,
         "free_text": _free_text_headline,
+        "matrix": _matrix_headline,
     }
 
     questions = []
@@ -973,14 +1176,17 @@ def build_draft(
     for number, question in enumerate(export.questions, start=1):
         qid = question.id
         records = list(comments_by_question.get(qid) or [])
-        tables = [
-            t
-            for t in (
+        # A matrix question's table is its positions table; its breakdowns by network and
+        # region are in the data exports.
+        by_group = (
+            (_positions_table(export, question),)
+            if question.kind == "matrix"
+            else (
                 _table(export, question, "network", names),
                 _table(export, question, "region", names),
             )
-            if t is not None
-        ]
+        )
+        tables = [t for t in by_group if t is not None]
         differences = _differences(export, question, names)
         rule, args = suggest_position(export, question, differs=bool(differences))
         questions.append(
@@ -1010,6 +1216,7 @@ def build_draft(
         questions=questions,
         appendix_note=_say("appendix_note", anonymous=anonymous),
         appendix=appendix,
+        key_points=_key_points(export, questions),
     )
 
 

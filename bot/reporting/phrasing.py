@@ -21,6 +21,7 @@ __all__ = [
     "format_pct",
     "no_answers_sentence",
     "proportion_phrase",
+    "prose_label",
     "round_pct",
     "stance_headline",
     "with_figure",
@@ -296,3 +297,29 @@ def count_phrase(n: int, noun_singular: str, noun_plural: str | None = None) -> 
         raise ValueError(f"count must not be negative, got {n}")
     noun = noun_singular if n == 1 else (noun_plural or f"{noun_singular}s")
     return f"{n:,} {noun}"
+
+
+def _is_acronym(word: str) -> bool:
+    """ "NHS", "ICSs", "GP-led", "NHSEI": more than one capital, or a capital after the first
+    letter; such words keep their case in running text."""
+    letters = [c for c in word if c.isalpha()]
+    return sum(c.isupper() for c in letters) > 1 or any(c.isupper() for c in letters[1:])
+
+
+def prose_label(label: str, phrase: str | None = None) -> str:
+    """How an option reads inside a sentence: its ``phrase`` when the consultation file gives
+    one ("a middle way approach"), else its label lower-cased sensibly: the sentence-case
+    capital of the first word goes ("Middle way" -> "middle way"), acronyms and proper nouns
+    later in the label stay ("Guidance from NHS England"), and a label in Title Case is
+    lowered word by word except for acronyms ("Local Determination" -> "local determination").
+    """
+    if phrase:
+        return phrase
+    words = label.split(" ")
+    title_case = len(words) > 1 and all(w[:1].isupper() for w in words if w[:1].isalpha())
+    lowered = []
+    for index, word in enumerate(words):
+        if (index == 0 or title_case) and word[:1].isupper() and not _is_acronym(word):
+            word = word[:1].lower() + word[1:]
+        lowered.append(word)
+    return " ".join(lowered)

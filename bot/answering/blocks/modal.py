@@ -47,6 +47,11 @@ def comment_block_id(question_key: str) -> str:
     return f"comment:{question_key}"
 
 
+def row_block_id(question_key: str, row_value: str) -> str:
+    """One radio group per row of a matrix question."""
+    return f"row:{question_key}:{row_value}"
+
+
 @dataclass(frozen=True)
 class ModalContext:
     """What the submission handler needs back; carried in private_metadata."""
@@ -100,6 +105,22 @@ def _question_blocks(
                 ),
             )
         )
+    elif question.kind == "matrix":
+        chosen = dict(current.rows) if current else {}
+        for index, row in enumerate(question.rows):
+            blocks.append(
+                InputBlock(
+                    block_id=row_block_id(question.key, row.value),
+                    # The question is the first row's label, so it is read before the rows.
+                    label=truncate(row.text, 2000),
+                    hint=truncate(f"{number}. {question.text}", 2000) if index == 0 else None,
+                    element=RadioButtonsElement(
+                        action_id="choice",
+                        options=options,
+                        initial_option=by_value.get(chosen.get(row.value, "")),
+                    ),
+                )
+            )
     elif question.kind == "multi_choice":
         initial_many = [by_value[v] for v in (current.choices if current else ()) if v in by_value]
         blocks.append(
@@ -251,12 +272,18 @@ def parse_submission(view: ConsultationView, state_values: dict[str, Any]) -> Pa
         many = choice_state.get("selected_options")
         many = many if isinstance(many, list) else []
         comment = element(comment_block_id(question.key), "comment").get("value")
+        rows = []
+        for row in question.rows if question.kind == "matrix" else ():
+            chosen = option(element(row_block_id(question.key, row.value), "choice")).get("value")
+            if isinstance(chosen, str):
+                rows.append((row.value, chosen))
         answers[question.key] = AnswerInput(
             choice=selected.get("value") if isinstance(selected.get("value"), str) else None,
             choices=tuple(
                 o["value"] for o in many if isinstance(o, dict) and isinstance(o.get("value"), str)
             ),
             comment=comment if isinstance(comment, str) else None,
+            rows=tuple(rows),
         )
     consent = option(element(CONSENT_BLOCK, "consent")).get("value")
     region = option(element(REGION_BLOCK, "region")).get("value")
@@ -271,12 +298,15 @@ def parse_submission(view: ConsultationView, state_values: dict[str, Any]) -> Pa
 
 def errors_for(problems: dict[str, Problem]) -> dict[str, str]:
     """Map answer problems to the block that shows them (response_action: errors)."""
-    return {
-        (comment_block_id(key) if problem.part == "comment" else choice_block_id(key)): (
-            problem.message
-        )
-        for key, problem in problems.items()
-    }
+
+    def block_of(key: str, part: str) -> str:
+        if part == "comment":
+            return comment_block_id(key)
+        if part.startswith("row:"):
+            return row_block_id(key, part.removeprefix("row:"))
+        return choice_block_id(key)
+
+    return {block_of(key, problem.part): problem.message for key, problem in problems.items()}
 
 
 def unsent_text(view: ConsultationView, answers: dict[str, AnswerInput]) -> str:
@@ -290,6 +320,7 @@ def unsent_text(view: ConsultationView, answers: dict[str, AnswerInput]) -> str:
             question.label_of(answer.choice)
             if answer.choice
             else "; ".join(question.label_of(v) for v in answer.choices)
+            or "; ".join(f"{question.row_text(r)}: {question.label_of(c)}" for r, c in answer.rows)
         )
         if not chosen and not answer.comment:
             continue

@@ -31,6 +31,7 @@ from bot.answering.sheet import (
     CONSULTATION,
     LAST_EDITED,
     LIST_SEPARATOR,
+    MATRIX_ROW,
     NAME,
     NETWORKS,
     ORGANISATION,
@@ -82,6 +83,7 @@ _WIDTHS = {
     REGION: 18,
     QUESTION_ID: 12,
     QUESTION: 50,
+    MATRIX_ROW: 40,
     ANSWER: 24,
     ANSWER_VALUE: 20,
     COMMENT: 80,
@@ -125,6 +127,7 @@ async def iter_export_rows(
     anonymous = c.anonymous
     questions = {q.id: q for q in consultation.questions}
     position = {q.id: i for i, q in enumerate(consultation.questions)}
+    has_matrix = any(q.kind == "matrix" for q in consultation.questions)
     async with db.engine.connect() as conn:
         network_names = dict((await conn.execute(select(Network.id, Network.name))).all())
         region_names = dict((await conn.execute(select(Region.id, Region.name))).all())
@@ -188,14 +191,22 @@ async def iter_export_rows(
                 )
             ).all()
             selections: dict[int, list[str]] = {}
-            multi = [a.id for a in answers if questions[a.question_id].kind == "multi_choice"]
+            matrix_choices: dict[int, dict[str, str]] = {}
+            multi = [
+                a.id for a in answers if questions[a.question_id].kind in ("multi_choice", "matrix")
+            ]
             if multi:
-                for answer_id, value in await conn.execute(
-                    select(AnswerSelection.answer_id, AnswerSelection.value).where(
+                for answer_id, value, choice in await conn.execute(
+                    select(
+                        AnswerSelection.answer_id, AnswerSelection.value, AnswerSelection.choice
+                    ).where(
                         AnswerSelection.answer_id.in_(multi)  # type: ignore[attr-defined]
                     )
                 ):
-                    selections.setdefault(answer_id, []).append(value)
+                    if choice is None:
+                        selections.setdefault(answer_id, []).append(value)
+                    else:
+                        matrix_choices.setdefault(answer_id, {})[value] = choice
             networks: dict[int, list[str]] = {}
             for response_id, network_id in await conn.execute(
                 select(ResponseNetwork.response_id, ResponseNetwork.network_id).where(
@@ -222,7 +233,17 @@ async def iter_export_rows(
                 by_revision.get(r.current_revision_id, []), key=lambda a: position[a.question_id]
             ):
                 question = questions[answer.question_id]
-                if question.kind == "multi_choice":
+                # A matrix answer gives one row per matrix row (its comment on the first).
+                parts: list[tuple[str | None, list[str], str]] = []
+                if question.kind == "matrix":
+                    chosen = matrix_choices.get(answer.id, {})
+                    for matrix_row in question.rows:
+                        if matrix_row.value in chosen:
+                            comment = "" if parts else (answer.comment or "")
+                            parts.append((matrix_row.text, [chosen[matrix_row.value]], comment))
+                    if not parts and answer.comment:
+                        parts.append(("", [], answer.comment))
+                elif question.kind == "multi_choice":
                     values = sorted(
                         selections.get(answer.id, []),
                         key=lambda v: (
@@ -233,33 +254,38 @@ async def iter_export_rows(
                     )
                 else:
                     values = [answer.choice] if answer.choice else []
-                row: dict[str, Any] = {
-                    CONSULTATION: c.id,
-                    RESPONDENT: respondent,
-                }
-                when = _date_only if anonymous else utc_iso
-                if not anonymous:
-                    row[NAME] = r.display_name or ""
-                    row[ORGANISATION] = r.organisation or ""
-                row.update(
-                    {
-                        NETWORKS: network_list,
-                        REGION: region,
-                        QUESTION_ID: question.key,
-                        QUESTION: question.text,
-                        ANSWER: LIST_SEPARATOR.join(question.label_of(v) for v in values),
-                        ANSWER_VALUE: LIST_SEPARATOR.join(values),
-                        COMMENT: answer.comment or "",
-                        QUOTE_CONSENT: r.quote_consent,
-                        SOURCE: r.source,
-                        # Anonymous: the date only; to the second, times line up with
-                        # what people saw happen in Slack and could identify them.
-                        SUBMITTED: when(r.submitted_at),
-                        LAST_EDITED: when(r.updated_at),
-                        REVISIONS: int(r.revision_count),
+                if question.kind != "matrix":
+                    parts = [(None, values, answer.comment or "")]
+                for matrix_row, values, comment in parts:
+                    row: dict[str, Any] = {
+                        CONSULTATION: c.id,
+                        RESPONDENT: respondent,
                     }
-                )
-                batch.append(row)
+                    when = _date_only if anonymous else utc_iso
+                    if not anonymous:
+                        row[NAME] = r.display_name or ""
+                        row[ORGANISATION] = r.organisation or ""
+                    if has_matrix:
+                        row[MATRIX_ROW] = matrix_row or ""
+                    row.update(
+                        {
+                            NETWORKS: network_list,
+                            REGION: region,
+                            QUESTION_ID: question.key,
+                            QUESTION: question.text,
+                            ANSWER: LIST_SEPARATOR.join(question.label_of(v) for v in values),
+                            ANSWER_VALUE: LIST_SEPARATOR.join(values),
+                            COMMENT: comment,
+                            QUOTE_CONSENT: r.quote_consent,
+                            SOURCE: r.source,
+                            # Anonymous: the date only; to the second, times line up with
+                            # what people saw happen in Slack and could identify them.
+                            SUBMITTED: when(r.submitted_at),
+                            LAST_EDITED: when(r.updated_at),
+                            REVISIONS: int(r.revision_count),
+                        }
+                    )
+                    batch.append(row)
         yield batch
         last_id = responses[-1].id
         if len(responses) < batch_size:
@@ -304,6 +330,11 @@ async def _coarsened_identities(
     return coarsen(people, min_group)
 
 
+def _columns(consultation: ConsultationView) -> list[str]:
+    matrix = any(q.kind == "matrix" for q in consultation.questions)
+    return columns(consultation.consultation.anonymous, matrix=matrix)
+
+
 def _date_only(moment: Any) -> str:
     return utc_iso(moment)[:10] if moment is not None else ""
 
@@ -334,7 +365,7 @@ async def export_csv(
 ) -> bytes:
     """UTF-8 with a byte order mark (so Excel reads the accents), one row per answer."""
     consultation = await get_consultation(db, consultation_id)
-    header = columns(consultation.consultation.anonymous)
+    header = _columns(consultation)
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(header)
@@ -386,7 +417,7 @@ async def export_xlsx(
         summary = await aggregate(
             db, consultation_id, filters=filters, with_themes=False, min_group=min_group
         )
-    header = columns(consultation.consultation.anonymous)
+    header = _columns(consultation)
     wb = Workbook(write_only=True)
     ws = _sheet(wb, "Responses", header, (_WIDTHS[c] for c in header))
     async for batch in iter_export_rows(
@@ -403,6 +434,22 @@ async def export_xlsx(
     )
     for q in summary.questions:
         labels = q.labels
+        for matrix_row in (q.rows or {}).values():
+            for value, count in matrix_row.counts.items():
+                sheet.append(
+                    [
+                        _text_cell(sheet, v)
+                        for v in (
+                            q.id,
+                            f"{q.text} — {matrix_row.text}",
+                            labels.get(value, value),
+                            value,
+                            count,
+                            matrix_row.percentages[value],
+                            matrix_row.answered,
+                        )
+                    ]
+                )
         for value, count in q.counts.items():
             sheet.append(
                 [

@@ -147,6 +147,10 @@ def render_docx(draft: Draft) -> bytes:
 
     doc.add_heading(draft.title, level=0)
     _paragraph(doc, draft.notice, italic=True)
+    if draft.key_points:
+        doc.add_heading(str(w.heading_key_points), level=1)
+        for point in draft.key_points:
+            _paragraph(doc, point.text, styles["List Bullet"])
     doc.add_heading(str(w.heading_introduction), level=1)
     for statement in draft.introduction:
         doc.add_paragraph(statement.text)

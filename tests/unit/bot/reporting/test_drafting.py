@@ -206,15 +206,15 @@ def test_headlines_are_in_house_style() -> None:
     text, _ = render_markdown(draft)
     single = next(s.text for s in draft.questions[1].headline)
     assert single.startswith("Just under a quarter (22.5 per cent) of respondents favoured")
-    assert "half (50 per cent) favouring Middle way" in single
-    assert "just over a quarter (27.5 per cent) favouring Statutory integrated" in single
+    assert "half (50 per cent) favouring middle way" in single
+    assert "just over a quarter (27.5 per cent) favouring statutory integrated" in single
     stance = draft.questions[0].headline[0].text
     assert stance.startswith("Almost two thirds (62.5 per cent) of respondents were supportive")
     assert "17.5 per cent disagreed and 20 per cent were undecided" in stance
     assert "12.5 per cent who strongly agreed" in draft.questions[0].headline[1].text
     multi = draft.questions[2].headline[0].text
-    assert multi.startswith("The most commonly selected option was Data (75 per cent")
-    assert "followed by Money (50 per cent) and Time (25 per cent)" in multi
+    assert multi.startswith("The most commonly selected option was data (75 per cent")
+    assert "followed by money (50 per cent) and time (25 per cent)" in multi
     for expected in (single, stance, "Question 2: Which approach do you favour now?"):
         assert expected in text
 
@@ -469,9 +469,9 @@ async def test_write_draft_from_recorded_answers(db: Database, tmp_path: Path) -
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in written[1:])
     text = written[0].read_text()
     assert (
-        "Just under a quarter (22.5 per cent) of respondents favoured Voluntary partnerships, "
-        "with half (50 per cent) favouring Middle way and just over a quarter (27.5 per cent) "
-        "favouring Statutory integrated authorities."
+        "Just under a quarter (22.5 per cent) of respondents favoured voluntary partnerships, "
+        "with half (50 per cent) favouring middle way and just over a quarter (27.5 per cent) "
+        "favouring statutory integrated authorities."
     ) in text
     assert "Almost two thirds (62.5 per cent) of respondents were supportive" in text
     assert (

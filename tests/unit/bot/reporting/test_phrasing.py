@@ -16,6 +16,7 @@ from bot.reporting.phrasing import (
     format_pct,
     no_answers_sentence,
     proportion_phrase,
+    prose_label,
     round_pct,
     stance_headline,
     with_figure,
@@ -297,3 +298,22 @@ def test_stance_headline_is_total(s: float, d: float) -> None:
     u = max(0.0, 100 - s - d)
     sentence = stance_headline(s, d, u)
     assert sentence[0].isupper() and sentence.endswith(".")
+
+
+@pytest.mark.parametrize(
+    ("label", "phrase", "prose"),
+    [
+        ("Middle way", None, "middle way"),
+        ("Voluntary partnerships", None, "voluntary partnerships"),
+        ("Middle way", "a middle way approach", "a middle way approach"),
+        ("NHS England guidance", None, "NHS England guidance"),
+        ("Guidance from NHS England", None, "guidance from NHS England"),
+        ("ICSs lead", None, "ICSs lead"),
+        ("GP-led commissioning", None, "GP-led commissioning"),
+        ("Local Determination", None, "local determination"),
+        ("Legislation", None, "legislation"),
+        ("Statutory ICS Bodies", None, "statutory ICS bodies"),
+    ],
+)
+def test_options_read_as_prose(label: str, phrase: str | None, prose: str) -> None:
+    assert prose_label(label, phrase) == prose
