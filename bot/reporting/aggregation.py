@@ -9,14 +9,12 @@ artefacts like 22.499999). The export JSON (docs/contracts.md, Export JSON) is `
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from itertools import combinations
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
@@ -34,6 +32,9 @@ from storage.models import (
     Response,
     ResponseNetwork,
 )
+
+if TYPE_CHECKING:
+    from bot.reporting.llm_coding import LlmEndpoint
 
 UNKNOWN_REGION = "unknown"
 SUPPORTIVE = ("strongly_agree", "agree")
@@ -136,9 +137,17 @@ class Difference(BaseModel):
 
 
 class ThemeSummary(BaseModel):
+    """One codebook theme as raised within the scope reported (bot.reporting.codebook)."""
+
+    id: str = ""
     label: str
-    count: int
-    quotes: list[str]
+    description: str = ""
+    count: int  # respondents in scope coded to the theme
+    # Those respondents by stance group (stance questions only): supportive/undecided/disagree.
+    stance: dict[str, int] | None = None
+    quotes: list[str] = Field(default_factory=list)
+    respondents: list[str] = Field(default_factory=list)  # the CSV's `respondent` references
+    edited: bool = False
 
 
 class OptionInfo(BaseModel):
@@ -786,10 +795,6 @@ def _question(consultation: ConsultationView, key: str) -> QuestionView:
     raise KeyError(f"consultation '{consultation.id}' has no question '{key}'")
 
 
-def themes_available() -> bool:
-    return importlib.util.find_spec("bot.reporting.themes") is not None
-
-
 def quote_text(text: str, attribution: str | None, *, quotable: str, anonymous: bool) -> str:
     """A quote as printed: attribution appended only with named consent, never when anonymous."""
     if attribution and quotable == "named" and not anonymous:
@@ -803,16 +808,16 @@ async def add_themes(
     *,
     consultation: ConsultationView | None = None,
     comments: Mapping[str, Sequence[CommentRecord]] | None = None,
-    max_themes: int = 5,
+    max_themes: int | None = None,
     seed: int = 0,
+    llm: LlmEndpoint | None = None,
 ) -> Aggregate:
-    """Fill each question's `themes` from its comments (no-op when bot.reporting.themes is absent).
+    """Fill each question's `themes` from its codebook (bot.reporting.codebook), counted over the
+    respondents in the aggregate's scope; at most `max_themes` per question when given.
 
-    `comments` (by question key) saves reading them again when the caller already has them.
+    `comments` (by question key, in scope) saves reading them again when the caller has them.
     """
-    if not themes_available():
-        return result
-    from bot.reporting.themes import CommentInput, extract_themes
+    from bot.reporting.codebook import ensure_codebook, respondent_references, scoped_themes
 
     consultation = consultation or await get_consultation(db, result.consultation.id)
     anonymous = consultation.consultation.anonymous
@@ -822,54 +827,28 @@ async def add_themes(
         f.get("network"),
         frozenset(f["regions"]) if f.get("regions") is not None else None,
     )
-
-    def as_input(record: CommentRecord) -> Any:
-        quotable = (
-            record.quote_consent if record.quote_consent in ("named", "anonymous", "no") else "no"
-        )
-        if anonymous and quotable == "named":
-            quotable = "anonymous"
-        return CommentInput(
-            respondent_key=record.respondent_key,
-            text=record.text,
-            quotable=quotable,
-            attribution=None if anonymous else record.attribution,
-        )
-
-    # Two questions at a time: extraction is CPU-bound and runs off the event loop, so the bot
-    # keeps answering Slack meanwhile; the machines it runs on have a couple of cores.
-    slots = asyncio.Semaphore(2)
-
-    async def themes_of(q: QuestionAggregate) -> None:
-        if comments is not None:
-            inputs = [as_input(r) for r in comments.get(q.id, ())]
+    references = await respondent_references(db, consultation.id, anonymous)
+    for q in result.questions:
+        if q.comments == 0:
+            q.themes = []
+            continue
+        codebook = await ensure_codebook(db, consultation, q.id, llm=llm, seed=seed)
+        if comments is not None and q.id in comments:
+            records = list(comments[q.id])
         else:
-            question = _question(consultation, q.id)
-            inputs = []
-            async for batch in iter_comments(db, consultation, question, filters):
-                inputs.extend(as_input(r) for r in batch)
-        async with slots:
-            themes = await asyncio.to_thread(
-                extract_themes, inputs, max_themes=max_themes, seed=seed
-            )
-        q.themes = [
-            ThemeSummary(
-                label=theme.label,
-                count=theme.count,
-                quotes=[
-                    quote_text(
-                        quote.text,
-                        quote.attribution,
-                        quotable="named" if quote.attribution else "anonymous",
-                        anonymous=anonymous,
-                    )
-                    for quote in theme.quotes
-                ],
-            )
-            for theme in themes
-        ]
-
-    await asyncio.gather(*(themes_of(q) for q in result.questions))
+            records = []
+            async for batch in iter_comments(
+                db, consultation, _question(consultation, q.id), filters
+            ):
+                records.extend(batch)
+        q.themes = scoped_themes(
+            codebook,
+            records,
+            anonymous=anonymous,
+            stance_question=q.kind == "stance",
+            references=references,
+            limit=max_themes,
+        )
     result.themes_included = True
     return result
 

@@ -45,6 +45,7 @@ __all__ = [
     "Coding",
     "CommentInput",
     "code_comments",
+    "describe",
 ]
 
 #: How a five-point stance folds into the three groups a theme's stance mix is reported in.
@@ -147,7 +148,7 @@ _ADJECTIVES: Final[frozenset[str]] = frozenset(
 
 
 MAX_QUOTE_CHARS: Final = 300
-_MAX_QUOTES: Final = 3
+_MAX_QUOTES: Final = 5  # more than any output shows: scoped views and consent may remove some
 _MIN_POINT_WORDS: Final = 3  # content words; shorter fragments ("Agree.") join a neighbour
 _FIT_SAMPLE_POINTS: Final = 4000  # points the vocabulary, LSA and clusters are learnt on
 _NMF_MAX_ITER: Final = 400
@@ -188,6 +189,8 @@ class CommentInput:
     respondent_key: str
     text: str
     stance: str | None = None
+    # False when the respondent asked not to be quoted: their points are coded, never quoted.
+    quotable: bool = True
 
     def __post_init__(self) -> None:
         if self.stance is not None and self.stance not in STANCE_GROUPS:
@@ -206,6 +209,7 @@ class CodedTheme:
     respondent_keys: tuple[str, ...]
     stance: dict[str, int]
     quotes: tuple[str, ...]
+    quote_keys: tuple[str, ...] = ()  # whose comment each quote is from, in the same order
 
     @property
     def count(self) -> int:
@@ -574,15 +578,16 @@ def _keywords(label: str, ranked_keys: Sequence[str], stats: dict[str, _PhraseSt
     return chosen
 
 
-def _describe(label: str, keywords: Sequence[str], n_respondents: int) -> str:
-    """One sentence for the report: who raised the theme and the members' words for it."""
-    people = "one respondent" if n_respondents == 1 else f"{n_respondents} respondents"
+def describe(label: str, keywords: Sequence[str]) -> str:
+    """One sentence for the report: the theme and the members' other words for it.
+
+    No count: counts are computed wherever they are shown, from the coding and the scope."""
     subject = label if label[:2].isupper() else label[:1].lower() + label[1:]
     if not keywords:
-        return f"Comments on {subject}, raised by {people}."
+        return f"Points members made on {subject}."
     quoted = [f"“{k}”" for k in keywords]
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-    return f"Comments on {subject}, raised by {people}, who also wrote of {listed}."
+    return f"Points members made on {subject}, in their words {listed}."
 
 
 # --- quotes and keys ------------------------------------------------------------------------
@@ -685,14 +690,16 @@ def code_comments(
             key = _theme_key([*top_terms, key])
         keys.append(key)
         respondent_keys = tuple(sorted(raised[theme]))
+        quoted = _quotes(members, shares[:, theme], points, comments)
         themes.append(
             CodedTheme(
                 key=key,
                 label=labels[theme],
-                description=_describe(labels[theme], keywords[theme], len(respondent_keys)),
+                description=describe(labels[theme], keywords[theme]),
                 respondent_keys=respondent_keys,
                 stance=_stance_mix(respondent_keys, comments),
-                quotes=_quotes(members, shares[:, theme], points, comments),
+                quotes=tuple(q for q, _ in quoted),
+                quote_keys=tuple(k for _, k in quoted),
             )
         )
 
@@ -741,23 +748,24 @@ def _quotes(
     shares: np.ndarray,
     points: Sequence[_Point],
     comments: Sequence[CommentInput],
-) -> tuple[str, ...]:
-    """The points the theme explains best, one per respondent, verbatim."""
+) -> list[tuple[str, str]]:
+    """(quote, respondent) for the points the theme explains best, one per respondent,
+    verbatim, from respondents who allowed quoting."""
     order = members[np.lexsort((members, -shares[members]))]
-    quotes: list[str] = []
+    quotes: list[tuple[str, str]] = []
     people: set[str] = set()
     seen: set[str] = set()
     for m in order:
         point = points[int(m)]
         comment = comments[point.comment_index]
-        if comment.respondent_key in people:
+        if comment.respondent_key in people or not comment.quotable:
             continue
         quote = _trim_quote(comment.text[point.start : point.end])
         if not quote or quote.lower() in seen:
             continue
-        quotes.append(quote)
+        quotes.append((quote, comment.respondent_key))
         people.add(comment.respondent_key)
         seen.add(quote.lower())
         if len(quotes) == _MAX_QUOTES:
             break
-    return tuple(quotes)
+    return quotes
