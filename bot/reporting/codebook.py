@@ -339,11 +339,13 @@ def _match(
         if theme.key in by_key:
             matched[theme.key] = by_key[theme.key]
             used.add(by_key[theme.key])
+    # Compared over the respondents coded last time, so newcomers do not dilute the overlap.
+    before = set().union(*stored_members.values()) if stored_members else set()
     pairs: list[tuple[float, str, str]] = []
     for theme in coding.themes:
         if theme.key in matched:
             continue
-        new = set(theme.respondent_keys)
+        new = set(theme.respondent_keys) & before
         for row in stored:
             old = stored_members.get(row.theme_id, set())
             if row.theme_id in used or not old or not new:
