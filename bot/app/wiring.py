@@ -21,7 +21,17 @@ from bot.engagement.reminders import (
     stop_reminders_at_close,
     withdraw_stale_reminders,
 )
-from handlers.commands import Subcommand, export, general, launch, lifecycle, new, remind, summary
+from handlers.commands import (
+    Subcommand,
+    export,
+    general,
+    launch,
+    lifecycle,
+    new,
+    remind,
+    summary,
+    themes,
+)
 from storage.db import Database
 
 
@@ -64,6 +74,7 @@ def subcommands() -> list[Subcommand]:
         Subcommand("export", "/consult export ID [docx|md|csv|xlsx|json]", export.export_command),
         Subcommand("close", "/consult close ID", lifecycle.close_command),
         Subcommand("extend", "/consult extend ID DATE", lifecycle.extend_command),
+        Subcommand("themes", "/consult themes ID [QUESTION]", themes.themes_command),
     ]
 
 

@@ -56,6 +56,7 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "export": frozenset({Role.STAFF}),
     "close": frozenset({Role.STAFF}),
     "extend": frozenset({Role.STAFF}),
+    "themes": frozenset({Role.STAFF}),
 }
 # Actions that are not slash commands but need the same checks (buttons, CLI-equivalents).
 ACTION_ROLES: dict[str, frozenset[Role]] = {

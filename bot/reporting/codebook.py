@@ -681,3 +681,120 @@ async def codebooks_for(
         codebook = await ensure_codebook(db, consultation, question.key, llm=llm, refresh=refresh)
         out.append((question, codebook))
     return out
+
+
+# --- review (Slack modal and terminal) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Review:
+    """What staff review for one question: its themes over every respondent, with quotes."""
+
+    consultation_id: str
+    title: str
+    question: QuestionView
+    questions: tuple[QuestionView, ...]  # the questions that have comments, to switch between
+    engine: str
+    themes: tuple[ThemeSummary, ...]
+    other_points: int  # respondents whose comment fits no theme
+    comments: int
+
+
+async def review(
+    db: Database,
+    consultation_id: str,
+    question_key: str | None = None,
+    *,
+    llm: LlmEndpoint | None = None,
+    refresh: bool = False,
+) -> Review:
+    """The codebook of one question (the first with comments when none is named), up to date."""
+    consultation = await get_consultation(db, consultation_id)
+    commented = tuple(q for q in consultation.questions if has_comments(q))
+    if question_key is not None:
+        question = _question(consultation, question_key)
+    elif commented:
+        question = commented[0]
+    else:
+        raise CodebookError(f"'{consultation_id}' asks for no comments, so it has no themes.")
+    codebook = await ensure_codebook(db, consultation, question.key, llm=llm, refresh=refresh)
+    records: list[CommentRecord] = []
+    async for batch in iter_comments(db, consultation, question, Filters()):
+        records.extend(batch)
+    anonymous = consultation.consultation.anonymous
+    themes = scoped_themes(
+        codebook,
+        records,
+        anonymous=anonymous,
+        stance_question=question.kind == "stance",
+        references=await respondent_references(db, consultation_id, anonymous),
+    )
+    coded = {k for t in codebook.themes for k in t.respondent_keys}
+    return Review(
+        consultation_id=consultation_id,
+        title=consultation.consultation.title,
+        question=question,
+        questions=commented,
+        engine=codebook.engine,
+        themes=tuple(themes),
+        other_points=sum(1 for r in records if r.respondent_key not in coded),
+        comments=len(records),
+    )
+
+
+EDITS = ("rename", "merge", "drop")
+
+
+async def apply_edit(
+    db: Database,
+    consultation_id: str,
+    question_key: str,
+    *,
+    edit: str,
+    theme_id: str | None,
+    other_id: str | None,
+    label: str | None,
+    actor: str,
+) -> str:
+    """One staff edit from the review form; returns what was done, in a sentence.
+    Raises CodebookError (naming the field at fault: `CodebookError.field`) when it cannot."""
+    if edit not in EDITS:
+        raise FieldError("edit", "Choose rename, merge or drop.")
+    if not theme_id:
+        raise FieldError("theme", "Choose the theme to change.")
+    try:
+        if edit == "rename":
+            if not label or not label.strip():
+                raise FieldError("label", "Type the new name.")
+            await rename_theme(db, consultation_id, question_key, theme_id, label, actor)
+            return f"Renamed {theme_id} to “{' '.join(label.split())}”."
+        if edit == "merge":
+            if not other_id:
+                raise FieldError("other", "Choose the theme to merge it into.")
+            await merge_themes(db, consultation_id, question_key, other_id, theme_id, actor)
+            return f"Merged {theme_id} into {other_id}."
+        await drop_theme(db, consultation_id, question_key, theme_id, actor)
+        return f"Dropped {theme_id}: its comments are now among the other points."
+    except FieldError:
+        raise
+    except CodebookError as exc:
+        field_name = "label" if edit == "rename" and "name" in str(exc) else "theme"
+        raise FieldError(field_name, str(exc)) from None
+
+
+class FieldError(CodebookError):
+    """A CodebookError about one field of the review form."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+def stance_phrase(theme: ThemeSummary) -> str:
+    """ "raised by 9 respondents (7 supportive, 2 opposed)"."""
+    people = "1 respondent" if theme.count == 1 else f"{theme.count} respondents"
+    parts = []
+    if theme.stance:
+        names = {"supportive": "supportive", "undecided": "undecided", "disagree": "opposed"}
+        parts = [f"{n} {names[k]}" for k, n in theme.stance.items() if n and k in names]
+    return f"raised by {people}" + (f" ({', '.join(parts)})" if parts else "")
