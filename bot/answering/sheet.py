@@ -18,6 +18,7 @@ QUESTION = "question"
 ANSWER = "answer"
 ANSWER_VALUE = "answer value"
 COMMENT = "comment"
+THEMES = "themes"  # the labels of the themes the comment was coded to (export only)
 QUOTE_CONSENT = "quote consent"
 SOURCE = "source"
 SUBMITTED = "submitted"
@@ -42,6 +43,7 @@ def columns(anonymous: bool) -> list[str]:
         ANSWER,
         ANSWER_VALUE,
         COMMENT,
+        THEMES,
         QUOTE_CONSENT,
         SOURCE,
         SUBMITTED,

@@ -384,6 +384,7 @@ async def _export(
 
     from bot.consultations.catalogue import get_consultation
     from bot.reporting.exports import ExportError, write_export
+    from bot.reporting.llm_coding import LlmEndpoint
     from storage.models import Network
 
     consultation = await get_consultation(db, consultation_id)
@@ -409,6 +410,7 @@ async def _export(
                 network_members=members,
                 organisation=config.organisation,
                 progress=lambda text: progress.update(stage, description=text),
+                llm=LlmEndpoint.from_settings(config),
             )
         except ExportError as exc:
             raise UserError(str(exc)) from None

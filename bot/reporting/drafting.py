@@ -366,6 +366,11 @@ def derive(export: Mapping[str, Any], claim: Claim) -> float | int:
         raise FigureCheckError(f"cannot derive {claim}")
 
     question = _question(export, claim.question)
+    if claim.measure.startswith("theme:"):  # a theme's respondents of one stance group
+        for theme in question.get("themes") or []:
+            if theme["label"] == claim.group:
+                return int((theme.get("stance") or {}).get(claim.measure.split(":", 1)[1], 0))
+        raise FigureCheckError(f"no theme {claim.group!r} in question {claim.question!r}")
     if claim.measure == "theme":
         for theme in question.get("themes") or []:
             if theme["label"] == claim.group:
@@ -619,8 +624,13 @@ def _free_text_headline(export: Mapping[str, Any], key: str) -> list[Statement]:
 
 
 def _theme_phrase(label: str) -> str:
-    """A theme label as it reads inside a sentence ("workforce pressures / staffing")."""
-    return " ".join(str(label).split())
+    """A theme label as it reads inside a sentence: "Pooled budgets" becomes "pooled budgets";
+    an acronym ("GP contracts", "ICS powers") keeps its capitals."""
+    text = " ".join(str(label).split())
+    first = text.split(" ", 1)[0]
+    if sum(ch.isupper() for ch in first) >= 2:
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def _capitalise(text: str) -> str:
@@ -750,10 +760,34 @@ def _attribution(record: Any, anonymous: bool) -> str | None:
     return " ".join(str(value).split()) if value else None
 
 
+def _find_quote(text: str, index: Mapping[str, Any], records: Sequence[Any]) -> tuple[Any, str]:
+    """The member a quote comes from and the quote as printed: a whole comment (the index), or a
+    verbatim part of one (a codebook theme's quote is the point that raised it). The stricter
+    consent wins when several members wrote the words."""
+    flat = " ".join(text.split())
+    record = index.get(flat)
+    if record is not None:
+        return record, trim_quote(str(_field(record, "text")))
+    words, _, _ = flat.rpartition(" — ")  # a named quote carries its attribution
+    found = None
+    for candidate in records:
+        comment = " ".join(str(_field(candidate, "text") or "").split())
+        for part in (flat, words):
+            if part and part in comment:
+                if found is None or _field(candidate, "quote_consent") == "no":
+                    found = (candidate, trim_quote(part))
+                break
+    return found if found is not None else (None, "")
+
+
+STANCE_NAMES = {"supportive": "supportive", "undecided": "undecided", "disagree": "opposed"}
+
+
 def _themes(
     question: Mapping[str, Any], records: Sequence[Any], anonymous: bool
 ) -> list[ThemeLine]:
-    """Themes with counts and up to three quotes, each traced to a member who allowed quoting."""
+    """Themes with counts, their stance mix, and up to three quotes, each traced to a member
+    who allowed quoting."""
     qid = question["id"]
     index = _comment_index(records)
     lines = []
@@ -761,23 +795,49 @@ def _themes(
         quotes: list[QuoteLine] = []
         for quote in theme.get("quotes") or []:
             text = quote if isinstance(quote, str) else str(_field(quote, "text") or "")
-            record = index.get(" ".join(text.split()))
+            record, printed = _find_quote(text, index, records)
             if record is None or _field(record, "quote_consent") not in ("named", "anonymous"):
                 continue  # never quote a comment we cannot trace to a member's consent
-            line = QuoteLine(
-                trim_quote(str(_field(record, "text"))), _attribution(record, anonymous)
-            )
+            line = QuoteLine(printed, _attribution(record, anonymous))
             if line in quotes:
                 continue
             quotes.append(line)
             if len(quotes) >= MAX_QUOTES:
                 break
         count = int(theme["count"])
-        raised = _statement(
-            _say("theme_raised", count=count), [Claim("count", "theme", qid, "all", theme["label"])]
-        )
-        lines.append(ThemeLine(_capitalise(str(theme["label"])), raised, quotes))
+        label = theme["label"]
+        stance = [
+            (int(n), STANCE_NAMES[group])
+            for group, n in (theme.get("stance") or {}).items()
+            if group in STANCE_NAMES and int(n) > 0
+        ]
+        claims = [Claim("count", "theme", qid, "all", label)]
+        claims += [
+            Claim("count", f"theme:{group}", qid, "all", label)
+            for group, n in (theme.get("stance") or {}).items()
+            if group in STANCE_NAMES and int(n) > 0
+        ]
+        raised = _statement(_say("theme_raised", count=count, stance=stance), claims)
+        lines.append(ThemeLine(_capitalise(str(label)), raised, quotes))
     return lines
+
+
+def _themes_for_position(question: Mapping[str, Any], rule: str) -> list[str]:
+    """The themes a suggested position names: for a stance question, those raised most by
+    members who did not support it (the points to press), else the most raised."""
+    themes = list(question.get("themes") or [])
+    if question.get("kind") == "stance" and rule != "no_answers":
+
+        def against(theme: Mapping[str, Any]) -> int:
+            mix = theme.get("stance") or {}
+            if rule in ("oppose", "reservations"):
+                return int(mix.get("disagree", 0))
+            return int(mix.get("disagree", 0)) + int(mix.get("undecided", 0))
+
+        pressing = [t for t in themes if against(t) > 0]
+        if pressing:
+            themes = sorted(pressing, key=lambda t: -against(t))
+    return [_theme_phrase(t["label"]) for t in themes]
 
 
 def suggest_position(
@@ -802,7 +862,7 @@ def suggest_position(
             rule = "reservations"
         else:
             rule = "mixed"
-        return rule, {"themes": themes[:2], "differs": differs}
+        return rule, {"themes": _themes_for_position(question, rule)[:2], "differs": differs}
     if kind in ("single_choice", "multi_choice"):
         ranked = sorted(
             (
@@ -1094,6 +1154,7 @@ async def gather(
     network_members: Mapping[str, int] | None,
     organisation: str | None,
     progress: Callable[[str], Any] | None,
+    llm: Any = None,  # bot.reporting.llm_coding.LlmEndpoint: the model that codes themes, if any
 ) -> tuple[dict[str, Any], dict[str, list[Any]], ConsultationMeta, dict[str, str], dict[str, str]]:
     from bot.consultations.catalogue import get_consultation
     from bot.consultations.directory import list_networks, list_regions
@@ -1132,7 +1193,7 @@ async def gather(
                 )
             )
     step("Finding themes")
-    await add_themes(db, result, consultation=view, comments=comments)
+    await add_themes(db, result, consultation=view, comments=comments, llm=llm)
     export = result.to_export_json()
     network_names = {n.id: n.name for n in await list_networks(db)}
     region_names = {r.id: r.name for r in await list_regions(db)}

@@ -15,6 +15,7 @@ from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
 from bot.reporting.aggregation import Aggregate, add_themes, aggregate
 from bot.reporting.blocks import summary_blocks
 from bot.reporting.charts import choice_chart, stance_chart
+from bot.reporting.llm_coding import LlmEndpoint
 from bot.slack.membership import network_people_counts
 from storage.models import Network, OutboxMessage, Region
 
@@ -60,7 +61,13 @@ async def build_summary(
         network_members=await network_member_counts(services, networks),
         with_themes=False,
     )
-    await add_themes(services.db, result, consultation=view, max_themes=3)
+    await add_themes(
+        services.db,
+        result,
+        consultation=view,
+        max_themes=3,
+        llm=LlmEndpoint.from_settings(services.settings),
+    )
     if scope is None:
         scope_label = "All regions"
     else:

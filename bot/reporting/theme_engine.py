@@ -159,6 +159,9 @@ _SECOND_THEME_RATIO: Final = 0.5  # a point also counts in a theme explaining ha
 _MIN_THEME_SHARE: Final = 0.02  # themes raised by fewer respondents than this are folded away
 _MIN_THEME_RESPONDENTS: Final = 3
 _MAX_LABEL_WORDS: Final = 6
+_QUESTION_WORD_SHARE: Final = 0.3  # a word in more of the points names the question…
+_MAX_UNCODED_SHARE: Final = 0.5  # …unless leaving such words out leaves most comments uncoded
+_FEW_SUBJECTS_WORD_SHARE: Final = 0.7
 # A heading of two to four words reads like a policy officer's ("Duty to collaborate", "Social
 # care funding"); a single word ("Money", "Local") rarely does, so it needs a far stronger claim.
 _LENGTH_WEIGHT: Final[dict[int, float]] = {1: 0.3, 2: 1.0, 3: 1.3, 4: 1.45}
@@ -325,13 +328,13 @@ def _analyse(text: str) -> list[str]:
     return terms
 
 
-def _vectoriser(n_fit: int) -> TfidfVectorizer:
+def _vectoriser(n_fit: int, max_df: float = 0.3) -> TfidfVectorizer:
     return TfidfVectorizer(
         analyzer=_analyse,
         sublinear_tf=True,
         min_df=2 if n_fit >= 40 else 1,
         # A term in a third of all points names the question, not a theme within it.
-        max_df=0.3 if n_fit >= 40 else 1.0,
+        max_df=max_df if n_fit >= 40 else 1.0,
         max_features=20_000,
         dtype=np.float32,
     )
@@ -523,9 +526,11 @@ def _label_themes(
             if inside < 1:
                 continue
             lift = (inside / size) / (entry.points_by_theme[-1] / n_points)
-            if lift <= 1.0:
+            if lift <= 1.0 and n_themes > 1:
                 continue
-            score = (inside / size) * math.log(lift) * _LENGTH_WEIGHT[min(len(key.split()), 4)]
+            # A lone theme holds every point, so lift says nothing: how often a phrase is used does.
+            distinct = math.log(lift) if n_themes > 1 else 1.0
+            score = (inside / size) * distinct * _LENGTH_WEIGHT[min(len(key.split()), 4)]
             (scored if inside >= 2 else rare).append((score, key))
         scored.sort(key=lambda item: (-item[0], item[1]))
         rare.sort(key=lambda item: (-item[0], item[1]))
@@ -625,7 +630,22 @@ def code_comments(
 
     Returns no themes (and every respondent in ``other_keys``) when there are too few points of
     substance to find a theme in. The same comments and ``seed`` always give the same coding.
+
+    Words in more than a third of the points are first left out, as they usually name the
+    question rather than a theme; but when members made only a few points, each in a third of
+    the comments or more, that leaves most comments uncoded, so the words are let back in.
     """
+    coding = _code_comments(comments, max_themes, seed, _QUESTION_WORD_SHARE)
+    if len(coding.other_keys) > _MAX_UNCODED_SHARE * max(1, len(coding.assignments)):
+        wider = _code_comments(comments, max_themes, seed, _FEW_SUBJECTS_WORD_SHARE)
+        if len(wider.other_keys) < len(coding.other_keys):
+            return wider
+    return coding
+
+
+def _code_comments(
+    comments: Sequence[CommentInput], max_themes: int, seed: int, max_df: float
+) -> Coding:
     points: list[_Point] = []
     for index, comment in enumerate(comments):
         for start, end in _split_points(comment.text):
@@ -643,7 +663,7 @@ def code_comments(
         fit_rows = np.arange(len(points))
     fit_texts = [point_texts[i] for i in fit_rows]
 
-    vectoriser = _vectoriser(len(fit_texts))
+    vectoriser = _vectoriser(len(fit_texts), max_df)
     try:
         vectoriser.fit(fit_texts)
     except ValueError:  # nothing but stop words
@@ -666,6 +686,11 @@ def code_comments(
         raised = _respondents_per_theme(points, point_themes, comments, len(centres))
         floor = max(_MIN_THEME_RESPONDENTS, math.ceil(_MIN_THEME_SHARE * len(everyone)))
         keep = [t for t in range(len(centres)) if len(raised[t]) >= floor]
+        if not keep and len(centres) > 1:
+            # Every topic was too small (each comment's own detail, such as a number, made its
+            # own): what the comments share may still be one theme.
+            centres = _fit_topics(tfidf[fit_rows], 1, seed)
+            continue
         if len(keep) == len(centres) or not keep:
             break
         centres = centres[keep]

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot.reporting.llm_coding import LlmEndpoint
 from storage.db import Database
 from storage.models import Network, Region
 
@@ -34,6 +35,7 @@ async def write_export(
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
     progress: Progress | None = None,
+    llm: LlmEndpoint | None = None,
 ) -> list[Path]:
     """Write one export to `target` (a file, or a directory to name it in); the files written."""
     from bot.consultations.catalogue import get_consultation
@@ -74,6 +76,7 @@ async def write_export(
                 network_members=network_members,
                 organisation=organisation,
                 progress=say,
+                llm=llm,
             )
         except FigureCheckError as exc:
             raise ExportError(
@@ -96,14 +99,14 @@ async def write_export(
     )
     if fmt == "json":
         say("finding themes")
-        await add_themes(db, result, consultation=consultation)
+        await add_themes(db, result, consultation=consultation, llm=llm)
         data = export_json(result)
     elif fmt == "csv":
         say("writing rows")
-        data = await export_csv(db, consultation_id, filters)
+        data = await export_csv(db, consultation_id, filters, llm=llm)
     else:
         say("writing the workbook")
-        data = await export_xlsx(db, consultation_id, filters, summary=result)
+        data = await export_xlsx(db, consultation_id, filters, summary=result, llm=llm)
     try:
         await asyncio.to_thread(_write, target, data)
     except OSError as exc:

@@ -42,6 +42,7 @@ from bot.answering.sheet import (
     REVISIONS,
     SOURCE,
     SUBMITTED,
+    THEMES,
     columns,
     neutralise,
 )
@@ -54,6 +55,8 @@ from bot.reporting.aggregation import (
     scope_clauses,
     utc_iso,
 )
+from bot.reporting.codebook import Codebook, ensure_codebook, has_comments
+from bot.reporting.llm_coding import LlmEndpoint
 from storage.db import Database
 from storage.models import Answer, AnswerSelection, Network, Region, Response, ResponseNetwork
 
@@ -71,6 +74,7 @@ _WIDTHS = {
     ANSWER: 24,
     ANSWER_VALUE: 20,
     COMMENT: 80,
+    THEMES: 40,
     QUOTE_CONSENT: 14,
     SOURCE: 10,
     SUBMITTED: 26,
@@ -98,10 +102,17 @@ async def iter_export_rows(
     *,
     consultation: ConsultationView | None = None,
     batch_size: int = RESPONSE_BATCH,
+    llm: LlmEndpoint | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Rows (dicts keyed by `columns(...)`) in batches of respondents, in respondent order."""
     filters = filters or Filters()
     consultation = consultation or await get_consultation(db, consultation_id)
+    # The themes column comes from the same codebooks as the summary and the draft.
+    codebooks: dict[int, Codebook] = {
+        q.id: await ensure_codebook(db, consultation, q.key, llm=llm)
+        for q in consultation.questions
+        if has_comments(q)
+    }
     c = consultation.consultation
     anonymous = c.anonymous
     questions = {q.id: q for q in consultation.questions}
@@ -224,6 +235,11 @@ async def iter_export_rows(
                         ANSWER: LIST_SEPARATOR.join(question.label_of(v) for v in values),
                         ANSWER_VALUE: LIST_SEPARATOR.join(values),
                         COMMENT: answer.comment or "",
+                        THEMES: LIST_SEPARATOR.join(
+                            codebooks[question.id].labels_of(r.respondent_key)
+                            if answer.comment and question.id in codebooks
+                            else ()
+                        ),
                         QUOTE_CONSENT: r.quote_consent,
                         SOURCE: r.source,
                         # Anonymous: the date only; to the second, times line up with
@@ -261,14 +277,22 @@ def _csv_cell(value: Any) -> Any:
     return neutralise(value) if isinstance(value, str) else value
 
 
-async def export_csv(db: Database, consultation_id: str, filters: Filters | None = None) -> bytes:
+async def export_csv(
+    db: Database,
+    consultation_id: str,
+    filters: Filters | None = None,
+    *,
+    llm: LlmEndpoint | None = None,
+) -> bytes:
     """UTF-8 with a byte order mark (so Excel reads the accents), one row per answer."""
     consultation = await get_consultation(db, consultation_id)
     header = columns(consultation.consultation.anonymous)
     out = io.StringIO(newline="")
     writer = csv.writer(out)
     writer.writerow(header)
-    async for batch in iter_export_rows(db, consultation_id, filters, consultation=consultation):
+    async for batch in iter_export_rows(
+        db, consultation_id, filters, consultation=consultation, llm=llm
+    ):
         writer.writerows([_csv_cell(row[col]) for col in header] for row in batch)
     return out.getvalue().encode("utf-8-sig")
 
@@ -305,6 +329,7 @@ async def export_xlsx(
     filters: Filters | None = None,
     *,
     summary: Aggregate | None = None,
+    llm: LlmEndpoint | None = None,
 ) -> bytes:
     """A workbook with a "Responses" sheet (one row per answer) and a "Summary" sheet."""
     filters = filters or Filters()
@@ -321,7 +346,9 @@ async def export_xlsx(
     header = columns(consultation.consultation.anonymous)
     wb = Workbook(write_only=True)
     ws = _sheet(wb, "Responses", header, (_WIDTHS[c] for c in header))
-    async for batch in iter_export_rows(db, consultation_id, filters, consultation=consultation):
+    async for batch in iter_export_rows(
+        db, consultation_id, filters, consultation=consultation, llm=llm
+    ):
         for row in batch:
             ws.append([_text_cell(ws, row[c], wrap=c == COMMENT) for c in header])
 

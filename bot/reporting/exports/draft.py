@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from bot.reporting.drafting import build_draft, gather, render_markdown, verify_figures
 from bot.reporting.exports.draft_docx import render_docx
+from bot.reporting.llm_coding import LlmEndpoint
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -29,6 +30,7 @@ async def write_draft(
     network: str | None = None,
     regions: Sequence[str] | None = None,
     progress: Callable[[str], Any] | None = None,
+    llm: LlmEndpoint | None = None,
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
 ) -> list[Path]:
@@ -52,6 +54,7 @@ async def write_draft(
         network_members=network_members,
         organisation=organisation,
         progress=progress,
+        llm=llm,
     )
 
     def build_and_render() -> dict[Path, bytes]:

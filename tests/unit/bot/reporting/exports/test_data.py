@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from bot.answering.answers import AnswerInput, Submission, record_submission
 from bot.answering.importing import import_answers
+from bot.answering.sheet import restore
 from bot.app.cli import app
 from bot.reporting.aggregation import Filters, aggregate
 from bot.reporting.exports.data import (
@@ -21,7 +22,6 @@ from bot.reporting.exports.data import (
     export_rows,
     export_xlsx,
     neutralise,
-    restore,
 )
 from storage.db import Database
 from storage.models import Response
