@@ -778,7 +778,7 @@ async def apply_edit(
     except FieldError:
         raise
     except CodebookError as exc:
-        field_name = "label" if edit == "rename" and "name" in str(exc) else "theme"
+        field_name = "label" if edit == "rename" and "no theme" not in str(exc) else "theme"
         raise FieldError(field_name, str(exc)) from None
 
 
