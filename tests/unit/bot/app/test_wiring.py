@@ -17,6 +17,7 @@ TICKS = ["deadlines", "reminders", "reminder-withdrawals"]
 RENDERERS = {"consultation_post", "closing_note", "reminder_dm"}
 SUBCOMMANDS = [
     "help", "list", "new", "launch", "status", "remind", "summary", "export", "close", "extend",
+    "themes",
 ]  # fmt: skip
 
 
