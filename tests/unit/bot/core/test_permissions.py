@@ -35,6 +35,7 @@ EXPECTED: dict[str, set[Role]] = {
     "export": {Role.STAFF},
     "close": {Role.STAFF},
     "extend": {Role.STAFF},
+    "themes": {Role.STAFF},
 }
 
 
