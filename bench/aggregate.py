@@ -238,12 +238,13 @@ async def _measure(url: str, mode: str) -> dict[str, float]:
     import tempfile
 
     from bot.reporting.aggregation import aggregate
+    from bot.reporting.codebook import add_themes
     from bot.reporting.exports.data import export_json
     from bot.reporting.exports.draft import write_draft
     from storage.db import Database
 
     if mode != "plain":
-        import bot.reporting.themes  # noqa: F401  (imports counted in the baseline, not the delta)
+        import bot.reporting.codebook  # noqa: F401  (imports counted in the baseline, not the delta)
     baseline = _rss_mib()
     db = Database(url)
     try:
@@ -252,7 +253,9 @@ async def _measure(url: str, mode: str) -> dict[str, float]:
             with tempfile.TemporaryDirectory() as folder:
                 await write_draft(db, "bench", "docx", Path(folder) / "draft.docx")
         else:
-            result = await aggregate(db, "bench", with_themes=mode == "themes")
+            result = await aggregate(db, "bench")
+            if mode == "themes":
+                await add_themes(db, result)
             export_json(result)
         seconds = time.perf_counter() - start
     finally:

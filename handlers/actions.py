@@ -30,6 +30,8 @@ from bot.engagement.questions import add_to_faq, open_question
 from bot.engagement.reminders import nudge, nudge_reply, stop_reminders
 from bot.reporting.blocks import SHARE_ACTION
 from bot.reporting.summary import SummaryRefused, share_summary
+from bot.reporting.theme_blocks import QUESTION_ACTION
+from bot.reporting.theme_review import switch_question
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ def register(app: AsyncApp, services: Services) -> None:
 
     app.action(RESPOND_ACTION)(open_response_modal)
     app.action(EDIT_ACTION)(open_response_modal)
+
+    @app.action(QUESTION_ACTION)
+    async def themes_question_chosen(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user_id = (body.get("user") or {}).get("id") or ""
+        key = (_action(body).get("selected_option") or {}).get("value")
+        view = body.get("view")
+        if user_id and isinstance(key, str) and isinstance(view, dict):
+            await switch_question(services, user_id, view, key)
 
     @app.action(SHARE_ACTION)
     async def share_summary_in_channel(

@@ -17,6 +17,8 @@ from bot.core.permissions import authorize, resolve_actor
 from bot.core.services import Services
 from bot.engagement.blocks import ANSWER_BLOCK, ANSWER_CALLBACK, ANSWER_INPUT
 from bot.engagement.questions import answer_question
+from bot.reporting.theme_blocks import THEMES_CALLBACK
+from bot.reporting.theme_review import submit_review
 from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
@@ -163,3 +165,16 @@ def register(app: AsyncApp, services: Services) -> None:
                 "to the FAQ.",
             ),
         )
+
+    @app.view(THEMES_CALLBACK)
+    async def themes_reviewed(ack: AsyncAck, body: dict[str, Any]) -> None:
+        user_id = (body.get("user") or {}).get("id") or ""
+        view = body.get("view")
+        if not isinstance(view, dict):
+            await ack(response_action="update", view=info_modal("Themes", "Please try again."))
+            return
+        outcome = await submit_review(services, user_id, view)
+        if outcome.errors:
+            await ack(response_action="errors", errors=outcome.errors)
+        else:
+            await ack(response_action="update", view=outcome.view)

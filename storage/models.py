@@ -318,3 +318,54 @@ class InboxSubmission(SQLModel, table=True):
     attempts: int = 0
     lease_until: datetime | None = None
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+# --- theme codebooks -------------------------------------------------------------------------
+
+
+class ThemeCodebook(SQLModel, table=True):
+    """The themes of one question's comments and how every comment was coded to them.
+
+    Built when first needed and rebuilt when the answers it was built from have changed
+    (`answers_fingerprint`); staff edits live on its themes and survive a rebuild."""
+
+    __tablename__ = "theme_codebooks"
+    __table_args__ = (UniqueConstraint("consultation_id", "question_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    consultation_id: str = Field(foreign_key="consultations.id", index=True, ondelete="CASCADE")
+    question_key: str = Field(max_length=100)
+    answers_fingerprint: str = Field(max_length=100)
+    engine: str = Field(default="offline", max_length=20)  # offline | llm
+    # The number the next new theme's id gets ("t7"), so an id is never given twice.
+    next_number: int = 1
+    built_at: datetime = Field(default_factory=utcnow)
+
+
+class CodebookTheme(SQLModel, table=True):
+    __tablename__ = "codebook_themes"
+    __table_args__ = (UniqueConstraint("codebook_id", "theme_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    codebook_id: int = Field(foreign_key="theme_codebooks.id", index=True, ondelete="CASCADE")
+    theme_id: str = Field(max_length=20)  # "t1": what staff see and the exports carry
+    engine_key: str | None = Field(default=None, max_length=100)  # the engine's own key
+    label: str = Field(max_length=200)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    edited: bool = False
+    status: str = Field(default="active", max_length=20)  # active | merged | dropped
+    merged_into: str | None = Field(default=None, max_length=20)
+    # [{"text": verbatim part of a comment, "respondent_key": whose}], best first.
+    quotes: list[dict[str, str]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    position: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ThemeCoding(SQLModel, table=True):
+    """One respondent's comment (its revision) coded to one theme; a comment may have several."""
+
+    __tablename__ = "theme_codings"
+    codebook_id: int = Field(foreign_key="theme_codebooks.id", primary_key=True, ondelete="CASCADE")
+    respondent_key: str = Field(primary_key=True, max_length=100)
+    theme_id: str = Field(primary_key=True, max_length=20)
+    revision_id: int | None = Field(default=None)

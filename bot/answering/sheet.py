@@ -19,6 +19,7 @@ MATRIX_ROW = "matrix row"
 ANSWER = "answer"
 ANSWER_VALUE = "answer value"
 COMMENT = "comment"
+THEMES = "themes"  # the labels of the themes the comment was coded to (export only)
 QUOTE_CONSENT = "quote consent"
 SOURCE = "source"
 SUBMITTED = "submitted"
@@ -45,6 +46,7 @@ def columns(anonymous: bool, matrix: bool = False) -> list[str]:
         ANSWER,
         ANSWER_VALUE,
         COMMENT,
+        THEMES,
         QUOTE_CONSENT,
         SOURCE,
         SUBMITTED,

@@ -342,6 +342,59 @@ def export(
         console.print(f"Wrote {written}", highlight=False)
 
 
+@app.command("themes")
+def themes(
+    consultation_id: Annotated[str, typer.Argument(metavar="ID", help="Consultation id.")],
+    question: Annotated[
+        str | None, typer.Option("--question", "-q", help="Only this question (its id).")
+    ] = None,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Code the comments again (staff edits are kept).")
+    ] = False,
+) -> None:
+    """Show the theme codebook of each question: label, description, count, stance mix."""
+    from bot.reporting.codebook import CodebookError, has_comments, review
+    from bot.reporting.llm_coding import LlmEndpoint
+
+    llm = LlmEndpoint.from_settings(settings())
+
+    async def work(db: Database) -> list[Any]:
+        from bot.consultations.catalogue import get_consultation
+
+        consultation = await get_consultation(db, consultation_id)
+        keys = (
+            [question] if question else [q.key for q in consultation.questions if has_comments(q)]
+        )
+        try:
+            return [await review(db, consultation_id, k, llm=llm, refresh=refresh) for k in keys]
+        except CodebookError as exc:
+            raise UserError(str(exc)) from None
+
+    reviews = run_async(lambda: _with_db(work))
+    if not reviews:
+        console.print(f"{consultation_id} asks for no comments, so it has no themes.")
+    for found in reviews:
+        table = Table(
+            "id", "label", "description", "count", "stance", "edited",
+            title=f"{found.question.key}: {found.question.text}",
+            caption=(
+                f"{found.comments} comments; {found.other_points} among the other points; "
+                f"coded {'by the model' if found.engine == 'llm' else 'offline'}"
+            ),
+        )  # fmt: skip
+        for theme in found.themes:
+            stance = ", ".join(f"{n} {k}" for k, n in theme.stance.items()) if theme.stance else ""
+            table.add_row(
+                theme.id,
+                theme.label,
+                theme.description,
+                str(theme.count),
+                stance,
+                "yes" if theme.edited else "",
+            )
+        console.print(table)
+
+
 async def _export(
     db: Database,
     config: Settings,
@@ -358,6 +411,7 @@ async def _export(
     from bot.consultations.catalogue import get_consultation
     from bot.core.audit import cli_actor
     from bot.reporting.exports import ExportError, write_export
+    from bot.reporting.llm_coding import LlmEndpoint
     from bot.reporting.scope import Filters
     from storage.models import Network
 
@@ -385,6 +439,7 @@ async def _export(
                 progress=lambda text: progress.update(stage, description=text),
                 actor=cli_actor(),
                 min_group=config.min_group,
+                llm=LlmEndpoint.from_settings(config),
             )
         except ExportError as exc:
             raise UserError(str(exc)) from None

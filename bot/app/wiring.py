@@ -32,6 +32,7 @@ from handlers.commands import (
     new,
     remind,
     summary,
+    themes,
 )
 from storage.db import Database
 
@@ -85,6 +86,7 @@ def subcommands() -> list[Subcommand]:
         Subcommand("close", "/consult close ID", lifecycle.close_command),
         Subcommand("extend", "/consult extend ID DATE", lifecycle.extend_command),
         Subcommand("ask", "/consult ask ID QUESTION", ask.ask_command),
+        Subcommand("themes", "/consult themes ID [QUESTION]", themes.themes_command),
     ]
 
 

@@ -60,6 +60,7 @@ COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "extend": frozenset({Role.STAFF}),
     # Anyone consulted; a member must also be in one of the consultation's networks.
     "ask": frozenset(Role),
+    "themes": frozenset({Role.STAFF}),
 }
 # Decisions that are not slash commands but need the same table (what a listing or the App
 # Home shows).

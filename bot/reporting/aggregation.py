@@ -15,8 +15,6 @@ stay the same for consultations that do not use them.
 
 from __future__ import annotations
 
-import asyncio
-import importlib.util
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +49,7 @@ from storage.models import (
 
 # CONSULTBOT_MIN_GROUP's default: what an output gets when its caller passes no setting.
 DEFAULT_MIN_GROUP = 5
+
 COMMENT_BATCH = 2000
 
 
@@ -126,17 +125,17 @@ class Difference(BaseModel):
 
 
 class ThemeSummary(BaseModel):
-    """A theme found in a question's comments. `label`, `count` and `quotes` are always there;
-    the rest are given by a theme engine that keeps a codebook (left out of the JSON when not)."""
+    """One codebook theme as raised within the scope reported (bot.reporting.codebook)."""
 
+    id: str = ""
     label: str
-    count: int
-    quotes: list[str] = Field(default_factory=list)
-    id: str | None = None
-    description: str | None = None
+    description: str = ""
+    count: int  # respondents in scope coded to the theme
+    # Those respondents by stance group (stance questions only): supportive/undecided/disagree.
     stance: dict[Group, int] | None = None
-    respondents: list[str] | None = None
-    edited: bool | None = None
+    quotes: list[str] = Field(default_factory=list)
+    respondents: list[str] = Field(default_factory=list)  # the CSV's `respondent` references
+    edited: bool = False
 
 
 class OptionInfo(BaseModel):
@@ -610,7 +609,6 @@ async def aggregate(
     network: str | None = None,
     regions: frozenset[str] | Iterable[str] | None = None,
     network_members: Mapping[str, int] | None = None,
-    with_themes: bool = True,
     min_group: int = DEFAULT_MIN_GROUP,
 ) -> Aggregate:
     """Counts, percentages and breakdowns of the current answers in scope (docs/contracts.md, Export JSON).
@@ -778,8 +776,6 @@ async def aggregate(
         filters=filters,
     )
     suppress_small_groups(result, min_group, material_differences)
-    if with_themes:
-        await add_themes(db, result, consultation=consultation)
     return result
 
 
@@ -919,7 +915,7 @@ async def comments_for(
 ) -> list[CommentRecord]:
     """Every non-empty comment on one question, in scope (for themes and the appendix)."""
     consultation = await get_consultation(db, consultation_id)
-    question = _question(consultation, question_key)
+    question = question_view(consultation, question_key)
     filters = _scope(filters, region, network, regions)
     out: list[CommentRecord] = []
     async for batch in iter_comments(db, consultation, question, filters):
@@ -927,15 +923,11 @@ async def comments_for(
     return out
 
 
-def _question(consultation: ConsultationView, key: str) -> QuestionView:
+def question_view(consultation: ConsultationView, key: str) -> QuestionView:
     for question in consultation.questions:
         if question.key == key:
             return question
     raise KeyError(f"consultation '{consultation.id}' has no question '{key}'")
-
-
-def themes_available() -> bool:
-    return importlib.util.find_spec("bot.reporting.themes") is not None
 
 
 def quote_text(text: str, attribution: str | None, *, quotable: str, anonymous: bool) -> str:
@@ -943,78 +935,6 @@ def quote_text(text: str, attribution: str | None, *, quotable: str, anonymous: 
     if attribution and quotable == "named" and not anonymous:
         return f"{text} — {attribution}"
     return text
-
-
-async def add_themes(
-    db: Database,
-    result: Aggregate,
-    *,
-    consultation: ConsultationView | None = None,
-    comments: Mapping[str, Sequence[CommentRecord]] | None = None,
-    max_themes: int = 5,
-    seed: int = 0,
-) -> Aggregate:
-    """Fill each question's `themes` from its comments (no-op when bot.reporting.themes is absent).
-
-    `comments` (by question key) saves reading them again when the caller already has them.
-    """
-    if not themes_available() or result.withheld:
-        return result
-    from bot.reporting.themes import CommentInput, extract_themes
-
-    consultation = consultation or await get_consultation(db, result.consultation.id)
-    anonymous = consultation.consultation.anonymous
-    filters = result.filters
-
-    def as_input(record: CommentRecord) -> Any:
-        quotable = (
-            record.quote_consent if record.quote_consent in ("named", "anonymous", "no") else "no"
-        )
-        if anonymous and quotable == "named":
-            quotable = "anonymous"
-        return CommentInput(
-            respondent_key=record.respondent_key,
-            text=record.text,
-            quotable=quotable,
-            attribution=None if anonymous else record.attribution,
-        )
-
-    # Two questions at a time: extraction is CPU-bound and runs off the event loop, so the bot
-    # keeps answering Slack meanwhile; the machines it runs on have a couple of cores.
-    slots = asyncio.Semaphore(2)
-
-    async def themes_of(q: QuestionAggregate) -> None:
-        if comments is not None:
-            inputs = [as_input(r) for r in comments.get(q.id, ())]
-        else:
-            question = _question(consultation, q.id)
-            inputs = []
-            async for batch in iter_comments(db, consultation, question, filters):
-                inputs.extend(as_input(r) for r in batch)
-        async with slots:
-            themes = await asyncio.to_thread(
-                extract_themes, inputs, max_themes=max_themes, seed=seed
-            )
-        q.themes = [
-            ThemeSummary(
-                label=theme.label,
-                count=theme.count,
-                quotes=[
-                    quote_text(
-                        quote.text,
-                        quote.attribution,
-                        quotable="named" if quote.attribution else "anonymous",
-                        anonymous=anonymous,
-                    )
-                    for quote in theme.quotes
-                ],
-            )
-            for theme in themes
-        ]
-
-    await asyncio.gather(*(themes_of(q) for q in result.questions))
-    result.themes_included = True
-    return result
 
 
 # --- Slack channel membership ----------------------------------------------------------------

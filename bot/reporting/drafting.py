@@ -35,7 +35,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.core.vocabulary import GROUP_KEYS, STANCE_GROUPS, STANCE_VALUES
 from bot.reporting import charts
-from bot.reporting.aggregation import Aggregate, Breakdown, QuestionAggregate
+from bot.reporting.aggregation import Aggregate, Breakdown, QuestionAggregate, ThemeSummary
 from bot.reporting.phrasing import (
     ALTERNATIVE_PHRASES,
     PHRASE_BANDS,
@@ -386,6 +386,12 @@ def derive(export: Aggregate, claim: Claim) -> float | int:
         raise FigureCheckError(f"cannot derive {claim}")
 
     question = _question(export, claim.question)
+    if claim.measure.startswith("theme:"):  # a theme's respondents of one stance group
+        group = claim.measure.split(":", 1)[1]
+        for theme in question.themes:
+            if theme.label == claim.group:
+                return int((theme.stance or {}).get(group, 0))  # type: ignore[call-overload]
+        raise FigureCheckError(f"no theme {claim.group!r} in question {claim.question!r}")
     if claim.measure == "theme":
         for theme in question.themes:
             if theme.label == claim.group:
@@ -678,8 +684,13 @@ def _free_text_headline(export: Aggregate, key: str) -> list[Statement]:
 
 
 def _theme_phrase(label: str) -> str:
-    """A theme label as it reads inside a sentence ("workforce pressures / staffing")."""
-    return " ".join(str(label).split())
+    """A theme label as it reads inside a sentence: "Pooled budgets" becomes "pooled budgets";
+    an acronym ("GP contracts", "ICS powers") keeps its capitals."""
+    text = " ".join(str(label).split())
+    first = text.split(" ", 1)[0]
+    if sum(ch.isupper() for ch in first) >= 2:
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def _capitalise(text: str) -> str:
@@ -789,33 +800,80 @@ def _attribution(record: Any, anonymous: bool) -> str | None:
     return " ".join(str(value).split()) if value else None
 
 
+def _find_quote(text: str, index: Mapping[str, Any], records: Sequence[Any]) -> tuple[Any, str]:
+    """The member a quote comes from and the quote as printed: a whole comment (the index), or a
+    verbatim part of one (a codebook theme's quote is the point that raised it). The stricter
+    consent wins when several members wrote the words."""
+    flat = " ".join(text.split())
+    record = index.get(flat)
+    if record is not None:
+        return record, trim_quote(str(_field(record, "text")))
+    words, _, _ = flat.rpartition(" — ")  # a named quote carries its attribution
+    found = None
+    for candidate in records:
+        comment = " ".join(str(_field(candidate, "text") or "").split())
+        for part in (flat, words):
+            if part and part in comment:
+                if found is None or _field(candidate, "quote_consent") == "no":
+                    found = (candidate, trim_quote(part))
+                break
+    return found if found is not None else (None, "")
+
+
+STANCE_NAMES = {"supportive": "supportive", "undecided": "undecided", "disagree": "opposed"}
+
+
 def _themes(
     question: QuestionAggregate, records: Sequence[Any], anonymous: bool
 ) -> list[ThemeLine]:
-    """Themes with counts and up to three quotes, each traced to a member who allowed quoting."""
+    """Themes with counts, their stance mix, and up to three quotes, each traced to a member
+    who allowed quoting."""
     qid = question.id
     index = _comment_index(records)
     lines = []
     for theme in question.themes:
         quotes: list[QuoteLine] = []
         for text in theme.quotes:
-            record = index.get(" ".join(text.split()))
+            record, printed = _find_quote(text, index, records)
             if record is None or _field(record, "quote_consent") not in ("named", "anonymous"):
                 continue  # never quote a comment we cannot trace to a member's consent
-            line = QuoteLine(
-                trim_quote(str(_field(record, "text"))), _attribution(record, anonymous)
-            )
+            line = QuoteLine(printed, _attribution(record, anonymous))
             if line in quotes:
                 continue
             quotes.append(line)
             if len(quotes) >= MAX_QUOTES:
                 break
-        raised = _statement(
-            _say("theme_raised", count=theme.count),
-            [Claim("count", "theme", qid, "all", theme.label)],
-        )
+        stance_mix = [
+            (group, int(n))
+            for group, n in (theme.stance or {}).items()
+            if group in STANCE_NAMES and int(n) > 0
+        ]
+        stance = [(n, STANCE_NAMES[group]) for group, n in stance_mix]
+        claims = [Claim("count", "theme", qid, "all", theme.label)]
+        claims += [
+            Claim("count", f"theme:{group}", qid, "all", theme.label) for group, _ in stance_mix
+        ]
+        raised = _statement(_say("theme_raised", count=theme.count, stance=stance), claims)
         lines.append(ThemeLine(_capitalise(theme.label), raised, quotes))
     return lines
+
+
+def _themes_for_position(question: QuestionAggregate, rule: str) -> list[str]:
+    """The themes a suggested position names: for a stance question, those raised most by
+    members who did not support it (the points to press), else the most raised."""
+    themes = list(question.themes)
+    if question.kind == "stance" and rule != "no_answers":
+
+        def against(theme: ThemeSummary) -> int:
+            mix = theme.stance or {}
+            if rule in ("oppose", "reservations"):
+                return int(mix.get("disagree", 0))
+            return int(mix.get("disagree", 0)) + int(mix.get("undecided", 0))
+
+        pressing = [t for t in themes if against(t) > 0]
+        if pressing:
+            themes = sorted(pressing, key=lambda t: -against(t))
+    return [_theme_phrase(t.label) for t in themes]
 
 
 def suggest_position(
@@ -840,7 +898,7 @@ def suggest_position(
             rule = "reservations"
         else:
             rule = "mixed"
-        return rule, {"themes": themes[:2], "differs": differs}
+        return rule, {"themes": _themes_for_position(question, rule)[:2], "differs": differs}
     if kind == "matrix":
         order = [v for v, _ in _options(question)]
         unclear = any(
@@ -1256,13 +1314,15 @@ async def gather(
     organisation: str | None,
     progress: Callable[[str], Any] | None,
     min_group: int = 5,
+    llm: Any = None,  # bot.reporting.llm_coding.LlmEndpoint: the model that codes themes, if any
 ) -> tuple[Aggregate, dict[str, list[Any]], ConsultationMeta, dict[str, str], dict[str, str]]:
     """The aggregate in scope (with themes), its comments by question, what the draft says about
     the consultation, and the names of networks and regions."""
     from bot.consultations.catalogue import get_consultation
     from bot.consultations.directory import list_networks, list_regions
     from bot.core.timefmt import human_deadline
-    from bot.reporting.aggregation import add_themes, aggregate, comments_for
+    from bot.reporting.aggregation import aggregate, comments_for
+    from bot.reporting.codebook import add_themes
 
     def step(stage: str) -> None:
         if progress is not None:
@@ -1277,7 +1337,6 @@ async def gather(
         consultation_id,
         filters=filters,
         network_members=dict(network_members) if network_members else None,
-        with_themes=False,
         min_group=min_group,
     )
     if result.withheld:
@@ -1292,7 +1351,7 @@ async def gather(
                 await comments_for(db, consultation_id, question.id, filters=filters)
             )
     step("Finding themes")
-    await add_themes(db, result, consultation=view, comments=comments)
+    await add_themes(db, result, consultation=view, comments=comments, llm=llm)
     # "other": the groups folded together below the minimum group size (anonymous only).
     network_names = {**{n.id: n.name for n in await list_networks(db)}, **_folded("networks")}
     region_names = {**{r.id: r.name for r in await list_regions(db)}, **_folded("regions")}

@@ -13,9 +13,11 @@ from bot.core.audit import record, record_now
 from bot.core.permissions import Actor, authorize, regions_in_scope
 from bot.core.services import Services
 from bot.delivery.outbox import Outgoing, enqueue, enqueue_many
-from bot.reporting.aggregation import Aggregate, add_themes, aggregate
+from bot.reporting.aggregation import Aggregate, aggregate
 from bot.reporting.blocks import summary_blocks
 from bot.reporting.charts import choice_chart, stance_chart
+from bot.reporting.codebook import add_themes
+from bot.reporting.llm_coding import LlmEndpoint
 from bot.reporting.scope import Filters
 from bot.slack.membership import network_people_counts
 from storage.models import Network, OutboxMessage, Region
@@ -67,10 +69,15 @@ async def build_summary(
         consultation_id,
         filters=Filters(regions=scope),
         network_members=await network_member_counts(services, networks),
-        with_themes=False,
         min_group=services.settings.min_group,
     )
-    await add_themes(services.db, result, consultation=view, max_themes=3)
+    await add_themes(
+        services.db,
+        result,
+        consultation=view,
+        max_themes=3,
+        llm=LlmEndpoint.from_settings(services.settings),
+    )
     # None: every region; an empty set: none of them (the lead sees nobody's answers).
     if audited:
         await record_now(

@@ -45,6 +45,7 @@ __all__ = [
     "Coding",
     "CommentInput",
     "code_comments",
+    "describe",
 ]
 
 #: How a five-point stance folds into the three groups a theme's stance mix is reported in.
@@ -67,6 +68,7 @@ _OPINION_WORDS: Final[frozenset[str]] = frozenset(
         "balance",
         "believe",
         "broadly",
+        "chance",
         "concern",
         "concerned",
         "consultation",
@@ -78,6 +80,11 @@ _OPINION_WORDS: Final[frozenset[str]] = frozenset(
         "frankly",
         "fully",
         "generally",
+        "glad",
+        "happy",
+        "hope",
+        "keen",
+        "sooner",
         "honestly",
         "just",
         "like",
@@ -147,7 +154,7 @@ _ADJECTIVES: Final[frozenset[str]] = frozenset(
 
 
 MAX_QUOTE_CHARS: Final = 300
-_MAX_QUOTES: Final = 3
+_MAX_QUOTES: Final = 5  # more than any output shows: scoped views and consent may remove some
 _MIN_POINT_WORDS: Final = 3  # content words; shorter fragments ("Agree.") join a neighbour
 _FIT_SAMPLE_POINTS: Final = 4000  # points the vocabulary, LSA and clusters are learnt on
 _NMF_MAX_ITER: Final = 400
@@ -158,6 +165,9 @@ _SECOND_THEME_RATIO: Final = 0.5  # a point also counts in a theme explaining ha
 _MIN_THEME_SHARE: Final = 0.02  # themes raised by fewer respondents than this are folded away
 _MIN_THEME_RESPONDENTS: Final = 3
 _MAX_LABEL_WORDS: Final = 6
+_QUESTION_WORD_SHARE: Final = 0.3  # a word in more of the points names the question…
+_MAX_UNCODED_SHARE: Final = 0.5  # …unless leaving such words out leaves most comments uncoded
+_FEW_SUBJECTS_WORD_SHARE: Final = 0.7
 # A heading of two to four words reads like a policy officer's ("Duty to collaborate", "Social
 # care funding"); a single word ("Money", "Local") rarely does, so it needs a far stronger claim.
 _LENGTH_WEIGHT: Final[dict[int, float]] = {1: 0.3, 2: 1.0, 3: 1.3, 4: 1.45}
@@ -188,6 +198,8 @@ class CommentInput:
     respondent_key: str
     text: str
     stance: str | None = None
+    # False when the respondent asked not to be quoted: their points are coded, never quoted.
+    quotable: bool = True
 
     def __post_init__(self) -> None:
         if self.stance is not None and self.stance not in STANCE_GROUPS:
@@ -206,6 +218,7 @@ class CodedTheme:
     respondent_keys: tuple[str, ...]
     stance: dict[str, int]
     quotes: tuple[str, ...]
+    quote_keys: tuple[str, ...] = ()  # whose comment each quote is from, in the same order
 
     @property
     def count(self) -> int:
@@ -321,13 +334,13 @@ def _analyse(text: str) -> list[str]:
     return terms
 
 
-def _vectoriser(n_fit: int) -> TfidfVectorizer:
+def _vectoriser(n_fit: int, max_df: float = 0.3) -> TfidfVectorizer:
     return TfidfVectorizer(
         analyzer=_analyse,
         sublinear_tf=True,
         min_df=2 if n_fit >= 40 else 1,
         # A term in a third of all points names the question, not a theme within it.
-        max_df=0.3 if n_fit >= 40 else 1.0,
+        max_df=max_df if n_fit >= 40 else 1.0,
         max_features=20_000,
         dtype=np.float32,
     )
@@ -519,9 +532,11 @@ def _label_themes(
             if inside < 1:
                 continue
             lift = (inside / size) / (entry.points_by_theme[-1] / n_points)
-            if lift <= 1.0:
+            if lift <= 1.0 and n_themes > 1:
                 continue
-            score = (inside / size) * math.log(lift) * _LENGTH_WEIGHT[min(len(key.split()), 4)]
+            # A lone theme holds every point, so lift says nothing: how often a phrase is used does.
+            distinct = math.log(lift) if n_themes > 1 else 1.0
+            score = (inside / size) * distinct * _LENGTH_WEIGHT[min(len(key.split()), 4)]
             (scored if inside >= 2 else rare).append((score, key))
         scored.sort(key=lambda item: (-item[0], item[1]))
         rare.sort(key=lambda item: (-item[0], item[1]))
@@ -574,15 +589,16 @@ def _keywords(label: str, ranked_keys: Sequence[str], stats: dict[str, _PhraseSt
     return chosen
 
 
-def _describe(label: str, keywords: Sequence[str], n_respondents: int) -> str:
-    """One sentence for the report: who raised the theme and the members' words for it."""
-    people = "one respondent" if n_respondents == 1 else f"{n_respondents} respondents"
+def describe(label: str, keywords: Sequence[str]) -> str:
+    """One sentence for the report: the theme and the members' other words for it.
+
+    No count: counts are computed wherever they are shown, from the coding and the scope."""
     subject = label if label[:2].isupper() else label[:1].lower() + label[1:]
     if not keywords:
-        return f"Comments on {subject}, raised by {people}."
+        return f"Points members made on {subject}."
     quoted = [f"“{k}”" for k in keywords]
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-    return f"Comments on {subject}, raised by {people}, who also wrote of {listed}."
+    return f"Points members made on {subject}, in their words {listed}."
 
 
 # --- quotes and keys ------------------------------------------------------------------------
@@ -620,7 +636,22 @@ def code_comments(
 
     Returns no themes (and every respondent in ``other_keys``) when there are too few points of
     substance to find a theme in. The same comments and ``seed`` always give the same coding.
+
+    Words in more than a third of the points are first left out, as they usually name the
+    question rather than a theme; but when members made only a few points, each in a third of
+    the comments or more, that leaves most comments uncoded, so the words are let back in.
     """
+    coding = _code_comments(comments, max_themes, seed, _QUESTION_WORD_SHARE)
+    if len(coding.other_keys) > _MAX_UNCODED_SHARE * max(1, len(coding.assignments)):
+        wider = _code_comments(comments, max_themes, seed, _FEW_SUBJECTS_WORD_SHARE)
+        if len(wider.other_keys) < len(coding.other_keys):
+            return wider
+    return coding
+
+
+def _code_comments(
+    comments: Sequence[CommentInput], max_themes: int, seed: int, max_df: float
+) -> Coding:
     points: list[_Point] = []
     for index, comment in enumerate(comments):
         for start, end in _split_points(comment.text):
@@ -638,7 +669,7 @@ def code_comments(
         fit_rows = np.arange(len(points))
     fit_texts = [point_texts[i] for i in fit_rows]
 
-    vectoriser = _vectoriser(len(fit_texts))
+    vectoriser = _vectoriser(len(fit_texts), max_df)
     try:
         vectoriser.fit(fit_texts)
     except ValueError:  # nothing but stop words
@@ -661,6 +692,11 @@ def code_comments(
         raised = _respondents_per_theme(points, point_themes, comments, len(centres))
         floor = max(_MIN_THEME_RESPONDENTS, math.ceil(_MIN_THEME_SHARE * len(everyone)))
         keep = [t for t in range(len(centres)) if len(raised[t]) >= floor]
+        if not keep and len(centres) > 1:
+            # Every topic was too small (each comment's own detail, such as a number, made its
+            # own): what the comments share may still be one theme.
+            centres = _fit_topics(tfidf[fit_rows], 1, seed)
+            continue
         if len(keep) == len(centres) or not keep:
             break
         centres = centres[keep]
@@ -685,14 +721,16 @@ def code_comments(
             key = _theme_key([*top_terms, key])
         keys.append(key)
         respondent_keys = tuple(sorted(raised[theme]))
+        quoted = _quotes(members, shares[:, theme], points, comments)
         themes.append(
             CodedTheme(
                 key=key,
                 label=labels[theme],
-                description=_describe(labels[theme], keywords[theme], len(respondent_keys)),
+                description=describe(labels[theme], keywords[theme]),
                 respondent_keys=respondent_keys,
                 stance=_stance_mix(respondent_keys, comments),
-                quotes=_quotes(members, shares[:, theme], points, comments),
+                quotes=tuple(q for q, _ in quoted),
+                quote_keys=tuple(k for _, k in quoted),
             )
         )
 
@@ -741,23 +779,24 @@ def _quotes(
     shares: np.ndarray,
     points: Sequence[_Point],
     comments: Sequence[CommentInput],
-) -> tuple[str, ...]:
-    """The points the theme explains best, one per respondent, verbatim."""
+) -> list[tuple[str, str]]:
+    """(quote, respondent) for the points the theme explains best, one per respondent,
+    verbatim, from respondents who allowed quoting."""
     order = members[np.lexsort((members, -shares[members]))]
-    quotes: list[str] = []
+    quotes: list[tuple[str, str]] = []
     people: set[str] = set()
     seen: set[str] = set()
     for m in order:
         point = points[int(m)]
         comment = comments[point.comment_index]
-        if comment.respondent_key in people:
+        if comment.respondent_key in people or not comment.quotable:
             continue
         quote = _trim_quote(comment.text[point.start : point.end])
         if not quote or quote.lower() in seen:
             continue
-        quotes.append(quote)
+        quotes.append((quote, comment.respondent_key))
         people.add(comment.respondent_key)
         seen.add(quote.lower())
         if len(quotes) == _MAX_QUOTES:
             break
-    return tuple(quotes)
+    return quotes

@@ -469,6 +469,38 @@ class SlackDriver:
             **kwargs,
         )
 
+    async def choose_in_view(
+        self, user_id: str, view: Mapping[str, Any], action_id: str, value: str
+    ) -> DriverResponse:
+        """Pick an option of a static select inside a modal (block_actions, as Slack sends)."""
+        found = _find_element(view.get("blocks"), action_id)
+        if found is None:
+            raise DriverError(f"no element with action_id {action_id!r} in view {view.get('id')}")
+        block_id, element = found
+        option = _pick_option(element, value, block_id)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user(user_id),
+            "api_app_id": self.api_app_id,
+            "token": self.token,
+            "container": {"type": "view", "view_id": view.get("id")},
+            "trigger_id": self.slack.issue_trigger_id(user_id),
+            "team": self._team(),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": dict(view),
+            "actions": [
+                {
+                    "type": "static_select",
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "selected_option": option,
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return await self._send_payload(payload)
+
     async def open_modal_via(
         self,
         user_id: str,

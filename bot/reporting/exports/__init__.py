@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from bot.core.audit import record_now
 from bot.reporting.aggregation import DEFAULT_MIN_GROUP
+from bot.reporting.llm_coding import LlmEndpoint
 from bot.reporting.scope import Filters
 from storage.db import Database
 from storage.models import Network, Region
@@ -37,6 +38,7 @@ async def write_export(
     progress: Progress | None = None,
     actor: str | None = None,
     min_group: int = DEFAULT_MIN_GROUP,
+    llm: LlmEndpoint | None = None,
 ) -> list[Path]:
     """Write one export to `target` (a file, or a directory to name it in); the files written.
 
@@ -44,7 +46,8 @@ async def write_export(
     Audited (who: `actor`, e.g. a Slack user id or `cli:<account>`; the format and filters)
     before anything is written: "who has seen the responses?" must have every answer."""
     from bot.consultations.catalogue import get_consultation
-    from bot.reporting.aggregation import add_themes, aggregate
+    from bot.reporting.aggregation import aggregate
+    from bot.reporting.codebook import add_themes
     from bot.reporting.exports.data import export_csv, export_json, export_xlsx
     from bot.reporting.suppression import ScopeWithheld, withheld_text
 
@@ -93,6 +96,7 @@ async def write_export(
                 organisation=organisation,
                 progress=say,
                 min_group=min_group,
+                llm=llm,
             )
         except FigureCheckError as exc:
             raise ExportError(
@@ -110,21 +114,22 @@ async def write_export(
         consultation_id,
         filters=filters,
         network_members=network_members,
-        with_themes=False,
         min_group=min_group,
     )
     if result.withheld:
         raise ExportError(f"nothing exported: {withheld_text(min_group)}")
     if fmt == "json":
         say("finding themes")
-        await add_themes(db, result, consultation=consultation)
+        await add_themes(db, result, consultation=consultation, llm=llm)
         data = export_json(result)
     elif fmt == "csv":
         say("writing rows")
-        data = await export_csv(db, consultation_id, filters, min_group=min_group)
+        data = await export_csv(db, consultation_id, filters, min_group=min_group, llm=llm)
     else:
         say("writing the workbook")
-        data = await export_xlsx(db, consultation_id, filters, summary=result, min_group=min_group)
+        data = await export_xlsx(
+            db, consultation_id, filters, summary=result, min_group=min_group, llm=llm
+        )
     try:
         await asyncio.to_thread(_write, target, data)
     except OSError as exc:

@@ -43,6 +43,7 @@ from bot.answering.sheet import (
     REVISIONS,
     SOURCE,
     SUBMITTED,
+    THEMES,
     columns,
     neutralise,
     restore,
@@ -56,6 +57,8 @@ from bot.reporting.aggregation import (
     scope_clauses,
     utc_iso,
 )
+from bot.reporting.codebook import Codebook, ensure_codebook, has_comments
+from bot.reporting.llm_coding import LlmEndpoint
 from bot.reporting.scope import Filters
 from bot.reporting.suppression import OTHER, coarsen
 from storage.db import Database
@@ -87,6 +90,7 @@ _WIDTHS = {
     ANSWER: 24,
     ANSWER_VALUE: 20,
     COMMENT: 80,
+    THEMES: 40,
     QUOTE_CONSENT: 14,
     SOURCE: 10,
     SUBMITTED: 26,
@@ -116,6 +120,7 @@ async def iter_export_rows(
     consultation: ConsultationView | None = None,
     batch_size: int = RESPONSE_BATCH,
     min_group: int = DEFAULT_MIN_GROUP,
+    llm: LlmEndpoint | None = None,
 ) -> AsyncIterator[list[dict[str, Any]]]:
     """Rows (dicts keyed by `columns(...)`) in batches of respondents, in respondent order.
 
@@ -123,6 +128,12 @@ async def iter_export_rows(
     respondents in scope share them (bot.reporting.suppression.coarsen), else "other"."""
     filters = filters or Filters()
     consultation = consultation or await get_consultation(db, consultation_id)
+    # The themes column comes from the same codebooks as the summary and the draft.
+    codebooks: dict[int, Codebook] = {
+        q.id: await ensure_codebook(db, consultation, q.key, llm=llm)
+        for q in consultation.questions
+        if has_comments(q)
+    }
     c = consultation.consultation
     anonymous = c.anonymous
     questions = {q.id: q for q in consultation.questions}
@@ -276,6 +287,11 @@ async def iter_export_rows(
                             ANSWER: LIST_SEPARATOR.join(question.label_of(v) for v in values),
                             ANSWER_VALUE: LIST_SEPARATOR.join(values),
                             COMMENT: comment,
+                            THEMES: LIST_SEPARATOR.join(
+                                codebooks[question.id].labels_of(r.respondent_key)
+                                if comment and question.id in codebooks
+                                else ()
+                            ),
                             QUOTE_CONSENT: r.quote_consent,
                             SOURCE: r.source,
                             # Anonymous: the date only; to the second, times line up with
@@ -362,6 +378,7 @@ async def export_csv(
     filters: Filters | None = None,
     *,
     min_group: int = DEFAULT_MIN_GROUP,
+    llm: LlmEndpoint | None = None,
 ) -> bytes:
     """UTF-8 with a byte order mark (so Excel reads the accents), one row per answer."""
     consultation = await get_consultation(db, consultation_id)
@@ -370,7 +387,7 @@ async def export_csv(
     writer = csv.writer(out)
     writer.writerow(header)
     async for batch in iter_export_rows(
-        db, consultation_id, filters, consultation=consultation, min_group=min_group
+        db, consultation_id, filters, consultation=consultation, min_group=min_group, llm=llm
     ):
         writer.writerows([_csv_cell(row[col]) for col in header] for row in batch)
     return out.getvalue().encode("utf-8-sig")
@@ -409,19 +426,18 @@ async def export_xlsx(
     *,
     summary: Aggregate | None = None,
     min_group: int = DEFAULT_MIN_GROUP,
+    llm: LlmEndpoint | None = None,
 ) -> bytes:
     """A workbook with a "Responses" sheet (one row per answer) and a "Summary" sheet."""
     filters = filters or Filters()
     consultation = await get_consultation(db, consultation_id)
     if summary is None:
-        summary = await aggregate(
-            db, consultation_id, filters=filters, with_themes=False, min_group=min_group
-        )
+        summary = await aggregate(db, consultation_id, filters=filters, min_group=min_group)
     header = _columns(consultation)
     wb = Workbook(write_only=True)
     ws = _sheet(wb, "Responses", header, (_WIDTHS[c] for c in header))
     async for batch in iter_export_rows(
-        db, consultation_id, filters, consultation=consultation, min_group=min_group
+        db, consultation_id, filters, consultation=consultation, min_group=min_group, llm=llm
     ):
         for row in batch:
             ws.append([_text_cell(ws, row[c], wrap=c == COMMENT) for c in header])

@@ -11,6 +11,7 @@ from bot.consultations.catalogue import get_consultation, target_networks
 from bot.core.services import Services
 from bot.delivery.outbox import enqueue
 from bot.reporting.exports import write_export
+from bot.reporting.llm_coding import LlmEndpoint
 from storage.models import utcnow
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -40,6 +41,7 @@ async def send_export_to_dm(
             organisation=services.settings.organisation,
             actor=user_id,
             min_group=services.settings.min_group,
+            llm=LlmEndpoint.from_settings(services.settings),
         )
         files = [p for p in written if p.suffix == f".{fmt}"]
         contents = [(p.name, await asyncio.to_thread(p.read_bytes)) for p in files]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from bot.reporting.aggregation import DEFAULT_MIN_GROUP
 from bot.reporting.drafting import build_draft, gather, render_markdown, verify_figures
 from bot.reporting.exports.draft_docx import render_docx
+from bot.reporting.llm_coding import LlmEndpoint
 from bot.reporting.scope import Filters
 
 
@@ -29,6 +30,7 @@ async def write_draft(
     *,
     filters: Filters | None = None,
     progress: Callable[[str], Any] | None = None,
+    llm: LlmEndpoint | None = None,
     network_members: Mapping[str, int] | None = None,
     organisation: str | None = None,
     min_group: int = DEFAULT_MIN_GROUP,
@@ -52,6 +54,7 @@ async def write_draft(
         organisation=organisation,
         progress=progress,
         min_group=min_group,
+        llm=llm,
     )
 
     def build_and_render() -> dict[Path, bytes]:

@@ -1,7 +1,7 @@
 """matrix questions (rows, and the option chosen per row) and options' prose phrases
 
 Revision ID: 0006_matrix
-Revises: 0004_engagement
+Revises: 0005_themes
 Create Date: 2026-11-24 10:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006_matrix"
-down_revision: str | None = "0004_engagement"
+down_revision: str | None = "0005_themes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -83,7 +83,7 @@ async def test_bad_rows_are_reported_by_line_and_the_rest_imported(db: Database)
 async def test_reimporting_the_same_file_changes_nothing(db: Database) -> None:
     await setup(db)
     await import_answers(db, "poll", FILE, anon_secret="k")
-    figures = (await aggregate(db, "poll", with_themes=False)).to_export_json()
+    figures = (await aggregate(db, "poll")).to_export_json()
 
     again = await import_answers(db, "poll", FILE, anon_secret="k")
     assert (again.respondents, again.unchanged) == (3, 3)
@@ -97,12 +97,12 @@ async def test_reimporting_the_same_file_changes_nothing(db: Database) -> None:
         "import:bob@example.org",
         "import:carol@example.org",
     }
-    assert (await aggregate(db, "poll", with_themes=False)).to_export_json() == figures
+    assert (await aggregate(db, "poll")).to_export_json() == figures
 
     edited = FILE.replace("north-west,q1,agree,", "north-west,q1,disagree,")
     changed = await import_answers(db, "poll", edited, anon_secret="k")
     assert (changed.respondents, changed.unchanged) == (3, 2)
-    q1 = (await aggregate(db, "poll", with_themes=False)).question("q1")
+    q1 = (await aggregate(db, "poll")).question("q1")
     assert (q1.counts["agree"], q1.counts["disagree"]) == (0, 1)
 
 
@@ -132,7 +132,7 @@ async def test_imported_answers_are_marked_and_counted_with_slack_ones(db: Datab
     assert [str(p) for p in report.problems] == [
         "line 2: respondent 'U0SLACK' answered in Slack; their Slack answers are kept"
     ]
-    result = await aggregate(db, "poll", with_themes=False)
+    result = await aggregate(db, "poll")
     assert (result.respondents, result.imported) == (2, 1)
     assert result.question("q1").counts["agree"] == 2
     sources = {r["respondent"]: r["source"] for r in await export_rows(db, "poll")}
@@ -160,9 +160,7 @@ async def test_semicolon_separated_excel_files_and_bom_are_read(db: Database) ->
     text = "\ufeffRespondent;Question ID;Answer\nann;q1;Agree\nann;approach;Middle way\n"
     report = await import_answers(db, "poll", text, anon_secret="k")
     assert (report.respondents, report.problems) == (1, [])
-    assert (await aggregate(db, "poll", with_themes=False)).question("approach").counts[
-        "middle-way"
-    ] == 1
+    assert (await aggregate(db, "poll")).question("approach").counts["middle-way"] == 1
 
 
 async def test_unusable_files_are_refused_whole(db: Database) -> None:

@@ -18,6 +18,7 @@ RENDERERS = {"consultation_post", "closing_note", "reminder_dm", "scheduled_laun
 SUBCOMMANDS = [
     "help", "list", "new", "launch", "status", "remind", "summary", "export", "close", "extend",
     "ask",
+    "themes",
 ]  # fmt: skip
 
 

@@ -36,6 +36,7 @@ EXPECTED: dict[str, set[Role]] = {
     "close": {Role.STAFF},
     "extend": {Role.STAFF},
     "ask": set(Role),
+    "themes": {Role.STAFF},
 }
 
 

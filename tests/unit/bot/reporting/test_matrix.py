@@ -112,7 +112,7 @@ async def test_every_row_must_be_answered_with_one_of_the_options(db: Database) 
 
 async def test_rows_are_counted_overall_by_network_and_by_region(db: Database) -> None:
     await record(db)
-    result = await aggregate(db, "asks", with_themes=False)
+    result = await aggregate(db, "asks")
     levers = result.question("levers")
     assert levers.answered == 10
     assert levers.rows is not None
@@ -136,7 +136,7 @@ async def test_rows_are_counted_overall_by_network_and_by_region(db: Database) -
 
 async def test_csv_has_a_line_per_row_and_reads_back_to_the_same_figures(db: Database) -> None:
     await record(db)
-    before = await aggregate(db, "asks", with_themes=False)
+    before = await aggregate(db, "asks")
     text = (await export_csv(db, "asks")).decode("utf-8-sig")
     lines = list(csv.DictReader(io.StringIO(text)))
     assert len(lines) == 30
@@ -156,7 +156,7 @@ async def test_csv_has_a_line_per_row_and_reads_back_to_the_same_figures(db: Dat
     )
     report = await import_answers(db, "again", text.replace("asks,", "again,"), anon_secret="k")
     assert report.problems == [] and report.respondents == 10
-    after = await aggregate(db, "again", with_themes=False)
+    after = await aggregate(db, "again")
     assert after.question("levers").rows == before.question("levers").rows
 
     # A respondent missing a row is refused, with the line and the row's problem.

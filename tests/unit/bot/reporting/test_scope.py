@@ -34,10 +34,10 @@ async def test_an_empty_set_of_regions_counts_no_one_in_figures_rows_and_draft(
 ) -> None:
     await poll(db)
     nobody = Filters(regions=frozenset())
-    everyone = await aggregate(db, "poll", with_themes=False)
+    everyone = await aggregate(db, "poll")
     assert everyone.respondents == 40
 
-    figures = await aggregate(db, "poll", filters=nobody, with_themes=False)
+    figures = await aggregate(db, "poll", filters=nobody)
     assert figures.respondents == 0
     assert figures.to_export_json()["filters"]["regions"] == []
 

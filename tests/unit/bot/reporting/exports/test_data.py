@@ -145,7 +145,7 @@ async def test_xlsx_has_a_frozen_bold_header_and_a_summary(db: Database) -> None
 
 async def test_anonymous_exports_carry_no_identity(db: Database) -> None:
     await poll(db, anonymous=True)
-    result = await aggregate(db, "poll", with_themes=False)
+    result = await aggregate(db, "poll")
     csv_bytes = await export_csv(db, "poll")
     xlsx_bytes = await export_xlsx(db, "poll")
     outputs = {
@@ -173,7 +173,7 @@ async def test_csv_round_trips_through_the_import(db: Database) -> None:
     await hostile(db)
     await poll_extra(db)
     before = read_csv(await export_csv(db, "poll"))
-    figures = (await aggregate(db, "poll", with_themes=False)).to_export_json()
+    figures = (await aggregate(db, "poll")).to_export_json()
 
     async with db.session() as session:
         await session.exec(delete(Response))  # type: ignore[call-overload]
@@ -188,7 +188,7 @@ async def test_csv_round_trips_through_the_import(db: Database) -> None:
     kept = [c for c in columns(False) if c not in ("source", "submitted", "last edited")]
     assert [{k: r[k] for k in kept} for r in after] == [{k: r[k] for k in kept} for r in before]
     assert {r["source"] for r in after} == {"import"}
-    again = (await aggregate(db, "poll", with_themes=False)).to_export_json()
+    again = (await aggregate(db, "poll")).to_export_json()
     for q_before, q_after in zip(figures["questions"], again["questions"], strict=True):
         assert q_after["counts"] == q_before["counts"]
         assert q_after["by_network"] == q_before["by_network"]
