@@ -26,3 +26,10 @@ def _environment() -> Environment:
 def render(template: str, **context: Any) -> str:
     """Render `prompts/<template>` (e.g. "messages/help.md.j2") and strip outer whitespace."""
     return _environment().get_template(template).render(**context).strip()
+
+
+def say(surface: str, message: str, **context: Any) -> str:
+    """One message of a surface's copy: the macro `message` of `prompts/messages/<surface>.j2`,
+    called with `context` (which the template escapes for Slack)."""
+    module = _environment().get_template(f"messages/{surface}.j2").module
+    return str(getattr(module, message)(**context)).strip()

@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.core.permissions import COMMAND_ROLES, Actor, authorize, resolve_actor
 from bot.core.services import Services
 from bot.slack.blocks import ephemeral_text
-from bot.slack.text import escape
+from bot.slack.copy import say
 
 
 @dataclass
@@ -51,11 +51,11 @@ class CommandContext:
             self.acked = True
             await self.ack()
 
-    async def ack_quietly(self, text: str = "Working on it…") -> None:
+    async def ack_quietly(self, text: str | None = None) -> None:
         """Ack within Slack's 3 seconds before slow work; later replies go via response_url."""
         if not self.acked:
             self.acked = True
-            await self.ack(response_type="ephemeral", text=text)
+            await self.ack(response_type="ephemeral", text=text or say("commands", "working"))
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,7 @@ async def dispatch(
     user_id = body.get("user_id") or ""
     actor = await resolve_actor(services.db, user_id)
     if name not in COMMAND_ROLES or name not in subcommands:
-        known = ", ".join(f"`{n}`" for n in subcommands)
-        text = f"I don't know `{escape(name)}`. Try one of: {known}."
+        text = say("commands", "unknown", name=name, known=list(subcommands))
         await ack(response_type="ephemeral", text=text, blocks=ephemeral_text(text))
         return
     decision = authorize(actor, name)
@@ -100,7 +99,7 @@ async def dispatch(
         return
     subcommand = subcommands[name]
     if subcommand.throttled and (wait := services.throttle.wait(user_id)):
-        text = f"You have asked a lot in a short time; try again in {wait} s."
+        text = say("commands", "throttled", wait=wait)
         await ack(response_type="ephemeral", text=text, blocks=ephemeral_text(text))
         return
     await subcommand.run(CommandContext(services, actor, words[1:], body, ack, respond))

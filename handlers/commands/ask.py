@@ -7,20 +7,20 @@ import uuid
 from bot.consultations.catalogue import ConsultationError
 from bot.engagement.questions import ask
 from bot.slack.blocks import ephemeral_text
+from bot.slack.copy import say
 from bot.slack.text import escape
 from handlers.commands import CommandContext
-
-USAGE = "Usage: `/consult ask ID QUESTION` — see `/consult list` for ids."
 
 
 async def ask_command(ctx: CommandContext) -> None:
     # The question as typed (the parsed words would lose its apostrophes and quotes).
     parts = str(ctx.body.get("text") or "").split(maxsplit=2)
     if len(parts) < 3:
-        await ctx.reply(USAGE, ephemeral_text(USAGE))
+        usage = say("commands", "usage", line="/consult ask ID QUESTION")
+        await ctx.reply(usage, ephemeral_text(usage))
         return
     consultation_id, question = parts[1], parts[2]
-    await ctx.ack_quietly("Looking for an answer…")
+    await ctx.ack_quietly(say("commands", "looking_for_answer"))
     delivery = ctx.trigger_id or uuid.uuid4().hex
     try:
         asked = await ask(

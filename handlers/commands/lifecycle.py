@@ -11,6 +11,7 @@ from bot.consultations.lifecycle import (
 from bot.engagement.blocks import status_blocks
 from bot.engagement.status import consultation_status
 from bot.slack.blocks import ephemeral_text
+from bot.slack.copy import say
 from bot.slack.text import escape
 from handlers.commands import CommandContext
 
@@ -21,20 +22,21 @@ async def _refuse(ctx: CommandContext, exc: ConsultationError) -> None:
 
 async def status_command(ctx: CommandContext) -> None:
     if not ctx.args:
-        await ctx.reply("Usage: `/consult status ID` — see `/consult list` for ids.")
+        await ctx.reply(say("commands", "usage", line="/consult status ID"))
         return
-    await ctx.ack_quietly("Counting responses…")
+    await ctx.ack_quietly(say("commands", "counting_responses"))
     try:
         report = await consultation_status(ctx.services, ctx.args[0], ctx.actor)
     except ConsultationError as exc:
         await _refuse(ctx, exc)
         return
-    await ctx.reply(f"Status of {report.consultation.title}", status_blocks(report))
+    title = say("commands", "status_title", title=report.consultation.title)
+    await ctx.reply(title, status_blocks(report))
 
 
 async def close_command(ctx: CommandContext) -> None:
     if not ctx.args:
-        await ctx.reply("Usage: `/consult close ID` — see `/consult list` for ids.")
+        await ctx.reply(say("commands", "usage", line="/consult close ID"))
         return
     consultation_id = ctx.args[0]
     try:
@@ -42,22 +44,14 @@ async def close_command(ctx: CommandContext) -> None:
     except ConsultationError as exc:
         await _refuse(ctx, exc)
         return
-    if closed.closed_now:
-        text = (
-            f":lock: `{escape(consultation_id)}` is closed: the posts now say Closed and "
-            "no more answers are accepted."
-        )
-    else:
-        text = f"`{escape(consultation_id)}` was already closed."
+    message = "closed" if closed.closed_now else "already_closed"
+    text = say("commands", message, consultation_id=consultation_id)
     await ctx.reply(text, ephemeral_text(text))
 
 
 async def extend_command(ctx: CommandContext) -> None:
     if len(ctx.args) < 2:
-        text = (
-            "Usage: `/consult extend ID DATE` — DATE like `2021-01-15` (17:00), "
-            "`2021-01-15T12:00` or `+3d`."
-        )
+        text = say("commands", "extend_usage")
         await ctx.reply(text, ephemeral_text(text))
         return
     try:

@@ -6,23 +6,25 @@ import uuid
 
 from bot.consultations.catalogue import ConsultationError
 from bot.reporting.summary import SummaryRefused, build_summary, upload_chart
+from bot.slack.copy import say
 from bot.slack.text import escape
 from handlers.commands import CommandContext
 
 
 async def summary_command(ctx: CommandContext) -> None:
     if not ctx.args:
-        await ctx.reply("Usage: `/consult summary ID [REGION]` — see `/consult list` for ids.")
+        await ctx.reply(say("commands", "usage", line="/consult summary ID [REGION]"))
         return
     consultation_id = ctx.args[0]
     region = ctx.args[1] if len(ctx.args) > 1 else None
-    await ctx.ack_quietly("Counting the answers so far…")
+    await ctx.ack_quietly(say("commands", "counting_answers"))
     try:
         summary = await build_summary(ctx.services, ctx.actor, consultation_id, region)
     except (SummaryRefused, ConsultationError) as exc:
         await ctx.reply(escape(str(exc)))
         return
-    await ctx.reply(f"Summary of {summary.result.consultation.title}", summary.blocks)
+    title = say("commands", "summary_title", title=summary.result.consultation.title)
+    await ctx.reply(title, summary.blocks)
     if summary.chart_png is not None:
         await upload_chart(
             ctx.services,
