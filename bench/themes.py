@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/themes.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
+from bench import baseline_theme_engine as old_engine  # noqa: E402
 from bot.reporting import theme_engine  # noqa: E402
-from bot.reporting import themes as old_engine  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 SETS = {"main": DATA / "themes_labelled.jsonl", "holdout": DATA / "themes_holdout.jsonl"}

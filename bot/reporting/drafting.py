@@ -47,8 +47,8 @@ from bot.reporting.phrasing import (
     stance_headline,
     with_figure,
 )
+from bot.reporting.quotes import trim_quote
 from bot.reporting.scope import UNKNOWN_REGION, Filters
-from bot.reporting.themes import trim_quote
 
 __all__ = [
     "APPENDIX_LIMIT",

@@ -1,4 +1,5 @@
-"""Themes from members' free-text comments: offline, deterministic, fast (docs/contracts.md, Export JSON and The draft formal response).
+"""The theme engine consultbot had before bot/reporting/theme_engine.py, kept only as the
+`bench/themes.py` baseline ("before"). Themes from members' free-text comments: offline, deterministic, fast (docs/contracts.md, Export JSON and The draft formal response).
 
 The draft response reports "the themes with how many raised each and representative quotes".
 Themes are found with TF-IDF + (optional) LSA + k-means, all seeded, so the same comments always
@@ -22,13 +23,14 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import normalize
 
+from bot.reporting.quotes import trim_quote
+
 __all__ = [
     "DOMAIN_STOP_WORDS",
     "CommentInput",
     "Quote",
     "Theme",
     "extract_themes",
-    "trim_quote",
 ]
 
 Quotable = Literal["named", "anonymous", "no"]
@@ -115,24 +117,6 @@ class Theme:
 
 def _clean(text: str) -> str:
     return " ".join(text.split())
-
-
-def trim_quote(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
-    """Shorten ``text`` to at most ``limit`` characters at a sentence, else word, boundary.
-
-    Quotes go into a formal document, so they are cut where a reader expects a cut and marked
-    with an ellipsis rather than chopped mid-word.
-    """
-    text = _clean(text)
-    if len(text) <= limit:
-        return text
-    window = text[: limit - 1]
-    sentence_end = max(window.rfind(mark) for mark in (". ", "! ", "? "))
-    if sentence_end >= limit // 2:
-        return window[: sentence_end + 1] + " …"
-    space = window.rfind(" ")
-    cut = window[:space] if space >= limit // 3 else window
-    return cut.rstrip(" ,;:-—") + "…"
 
 
 def _usable(comment: CommentInput) -> bool:
