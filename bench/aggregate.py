@@ -238,8 +238,8 @@ async def _measure(url: str, mode: str) -> dict[str, float]:
     import tempfile
 
     from bot.reporting.aggregation import aggregate
-    from bot.reporting.exports.draft import write_draft
     from bot.reporting.exports.data import export_json
+    from bot.reporting.exports.draft import write_draft
     from storage.db import Database
 
     if mode != "plain":

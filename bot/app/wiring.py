@@ -21,6 +21,7 @@ from bot.engagement.reminders import (
     stop_reminders_at_close,
     withdraw_stale_reminders,
 )
+from bot.metrics import Metrics
 from handlers.commands import Subcommand, export, general, launch, lifecycle, new, remind, summary
 from storage.db import Database
 
@@ -76,15 +77,22 @@ def build_services(
     outbox_worker_id: str | None = None,
 ) -> Services:
     """The services of one process (or one CLI command), with every list wired in."""
+    metrics = Metrics()  # this process's own registry, never prometheus-client's global one
     outbox = OutboxWorker(
         db,
         client,
         per_channel_interval=per_channel_interval,
         worker_id=outbox_worker_id,
         renderers=renderers(),
+        metrics=metrics,
     )
     services = Services(
-        settings=settings, db=db, client=client, outbox=outbox, hooks=lifecycle_hooks()
+        settings=settings,
+        db=db,
+        client=client,
+        outbox=outbox,
+        metrics=metrics,
+        hooks=lifecycle_hooks(),
     )
     outbox.give_way = services.give_way
     return services

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.settings import Settings
 from bot.delivery.outbox import OutboxWorker
+from bot.metrics import Metrics
 from bot.slack.membership import ChannelMembers
 from bot.slack.people import WorkspacePeople
 from storage.db import Database
@@ -72,6 +73,8 @@ class Services:
     db: Database
     client: AsyncWebClient
     outbox: OutboxWorker
+    # This process's Prometheus metrics (its own registry), served on GET /metrics.
+    metrics: Metrics
     # The pseudonymisation key: kept out of repr so it never reaches a log or traceback.
     anon_secret: str = field(default="", repr=False)
     members: ChannelMembers = field(init=False)

@@ -30,6 +30,7 @@ from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.metrics import Metrics
 from storage.db import Database, insert_many_or_ignore, insert_or_ignore
 from storage.models import OutboxMessage, utcnow
 
@@ -229,8 +230,10 @@ class OutboxWorker:
         poll_interval: float = 0.5,
         worker_id: str | None = None,
         renderers: Mapping[str, Renderer] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.renderers: Mapping[str, Renderer] = renderers or {}
         # Set by the runtime: lets Slack's waiting acks go first during a rush.
         self.give_way: Callable[[], Awaitable[bool]] | None = None
@@ -402,6 +405,7 @@ class OutboxWorker:
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             status = exc.response.status_code if exc.response is not None else 0
+            self.metrics.slack_error(row.method, "ratelimited" if status == 429 else error)
             if status == 429 or error == "ratelimited":
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 self._rate_limited(row.method, row.channel, retry_after)
@@ -421,6 +425,11 @@ class OutboxWorker:
             return await self._retry_later(row, f"{type(exc).__name__}: {exc}")
         self._accepted(row.method)
         await self._finish(row, status="sent", ts=ts, channel=channel)
+        self.metrics.sent(
+            row.method,
+            receipt=row.dedup_key.startswith("receipt:"),
+            reminder=row.payload.get("render") == "reminder_dm",
+        )
         return 1
 
     def _accepted(self, method: str) -> None:
@@ -434,6 +443,7 @@ class OutboxWorker:
         """Slack said 429: this channel waits Retry-After; so does the whole method when
         several channels hear it at once (a workspace-wide limit)."""
         self.rate_limited += 1
+        self.metrics.rate_limited(method, retry_after)
         now = asyncio.get_running_loop().time()
         self._next_slot[channel] = now + retry_after
         recent = [
