@@ -9,7 +9,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.answering.blocks.modal import RESPONSE_CALLBACK, info_modal
-from bot.answering.responding import accept_submission, tell_saved
+from bot.answering.responding import accept_submission, wake_recording
 from bot.consultations.blocks.new_consultation import NEW_CALLBACK, block_for_problem, form_to_file
 from bot.consultations.catalogue import ConsultationError, create_from_form
 from bot.consultations.files import FileFormatError
@@ -66,10 +66,10 @@ def register(app: AsyncApp, services: Services) -> None:
                 response_action="update", view=info_modal("Not recorded", "Please try again.")
             )
             return
-        # Accepted: the submission is in the inbox, durable, so the modal says "saved" now
-        # (and so does the channel the member answered from); recording follows at once.
+        # Accepted: the submission is in the inbox, durable, so the modal says "saved" now;
+        # recording follows at once, and the receipt DM after it.
         await ack(response_action="update", view=outcome.saved_view)
-        await tell_saved(services, user_id, outcome)
+        wake_recording(services)
 
     @app.view(NEW_CALLBACK)
     async def new_consultation_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:

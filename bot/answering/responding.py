@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import delete
 from sqlmodel import col, select
 
@@ -30,7 +29,7 @@ from bot.answering.blocks.modal import (
     response_modal,
     unsent_text,
 )
-from bot.answering.blocks.receipt import receipt_message, saved_modal, saved_text
+from bot.answering.blocks.receipt import receipt_message, saved_modal
 from bot.consultations.catalogue import (
     ConsultationError,
     ConsultationView,
@@ -43,7 +42,6 @@ from bot.consultations.launch import QueuedProgress, refresh_posts
 from bot.core.services import Services
 from bot.core.timefmt import human_deadline
 from bot.delivery.outbox import FORGET_WHEN_SENT, Outgoing, enqueue_many
-from bot.slack.blocks import ephemeral_text
 from bot.slack.caching import RefreshingCache
 from bot.slack.text import escape
 from storage.models import (
@@ -99,6 +97,9 @@ class _Form:
 class AnsweringCaches:
     state: RefreshingCache[str, Consultation | None]
     form: RefreshingCache[str, _Form]
+    # The "saved" view each accepted answer is acked with, by what it shows: built once, not
+    # once per answer (Block Kit validation costs more than the rest of the ack).
+    saved_views: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
 
 def _caches(services: Services) -> AnsweringCaches:
@@ -223,11 +224,8 @@ class SubmitOutcome:
     errors: dict[str, str] = field(default_factory=dict)
     replace_view: dict[str, Any] | None = None
     accepted_id: int | None = None  # the inbox row holding the accepted submission
-    # Accepted: what the modal shows at the ack, and what the member is told in the channel
-    # they answered from (None when they answered from a DM or the App Home).
+    # Accepted: what the modal shows at the ack ("saved"; the receipt follows by DM).
     saved_view: dict[str, Any] | None = None
-    saved_text: str | None = None
-    channel_id: str | None = None
 
 
 async def accept_submission(
@@ -303,33 +301,28 @@ async def accept_submission(
                 return SubmitOutcome(
                     replace_view=info_modal("Recorded", "Your response is recorded.")
                 )
-    in_channel = (context.channel_id or "").startswith(("C", "G"))
-    return SubmitOutcome(
-        accepted_id=inbox_id or 0,
-        saved_view=saved_modal(view),
-        saved_text=saved_text(view),
-        channel_id=context.channel_id if in_channel else None,
-    )
+    # Durable from here (a crash before it is recorded is picked up again from the inbox),
+    # so the member is told at once, in the ack, that it is saved; no Web API call, so a rush
+    # of answers is not held back by Slack's limits on ephemeral messages.
+    return SubmitOutcome(accepted_id=inbox_id or 0, saved_view=_saved_view(services, view))
 
 
-async def tell_saved(services: Services, user_id: str, outcome: SubmitOutcome) -> None:
-    """After the ack: the member who answered from a channel is told there, at once, that their
-    answer is saved (the modal already says so); the inbox worker records it next.
+def _saved_view(services: Services, view: ConsultationView) -> dict[str, Any]:
+    c = view.consultation
+    shown = (c.id, c.title, c.deadline, c.timezone, c.anonymous)
+    views = _caches(services).saved_views
+    saved = views.get(shown)
+    if saved is None:
+        if len(views) > 100:  # titles and deadlines change rarely; never let it grow
+            views.clear()
+        saved = views[shown] = saved_modal(view)
+    return saved
 
-    The submission is durable in the inbox before the ack, so "saved" is true from then on: a
-    crash before it is recorded is picked up again from the inbox."""
+
+def wake_recording(services: Services) -> None:
+    """After the ack: record what was just accepted now, not at the inbox worker's next poll."""
     if services.inbox is not None:
         services.inbox.wake()
-    if outcome.channel_id and outcome.saved_text:
-        try:
-            await services.client.chat_postEphemeral(
-                channel=outcome.channel_id,
-                user=user_id,
-                text="Your response is saved.",
-                blocks=ephemeral_text(outcome.saved_text),
-            )
-        except SlackApiError as exc:  # the modal said it too; the DM receipt still arrives
-            log.info("ephemeral confirmation not shown: %s", exc.response.get("error"))
 
 
 async def record_accepted(services: Services, rows: Sequence[InboxSubmission]) -> int:

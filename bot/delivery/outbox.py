@@ -26,7 +26,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import and_, bindparam, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -250,6 +250,8 @@ class OutboxWorker:
         self._recent_429s: dict[str, list[tuple[float, str]]] = {}
         self._recent_accepted: dict[str, deque[float]] = {}  # method -> when Slack said ok
         self.rate_limited = 0  # 429s seen, for benchmarks and status
+        # Rows sent in the current round, marked sent together at its end (see _mark_sent).
+        self._sent: list[tuple[OutboxMessage, str | None, str | None]] | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -347,10 +349,63 @@ class OutboxWorker:
         by_channel: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
-        results = await asyncio.gather(
-            *(self._deliver_channel(channel_rows) for channel_rows in by_channel.values())
-        )
+        self._sent = []
+        try:
+            results = await asyncio.gather(
+                *(self._deliver_channel(channel_rows) for channel_rows in by_channel.values())
+            )
+        finally:
+            sent, self._sent = self._sent, None
+            await self._mark_sent(sent)
         return sum(results)
+
+    async def _mark_sent(self, sent: list[tuple[OutboxMessage, str | None, str | None]]) -> None:
+        """Mark a round's sent rows in one transaction, not one each: a rush's receipts go
+        out as fast as they are recorded. (A crash before this commits leaves them `sending`;
+        once their lease ends the history check finds them posted, so none is sent twice.)"""
+        if not sent:
+            return
+        now = utcnow()
+        forget = [row.id for row, _, _ in sent if row.batch == FORGET_WHEN_SENT]
+        keep = [
+            {
+                "b_id": row.id,
+                "b_worker": self.worker_id,
+                "status": "sent",
+                "lease_until": None,
+                "error": None,
+                "result_ts": ts,
+                "result_channel": channel or row.channel,
+                "sent_at": now,
+            }
+            for row, ts, channel in sent
+            if row.batch != FORGET_WHEN_SENT
+        ]
+        # Retried, because losing the "sent" mark would mean a duplicate after the lease.
+        for attempt in range(5):
+            try:
+                async with self.db.queued_session() as session:
+                    if keep:
+                        connection = await session.connection()
+                        await connection.execute(
+                            update(OutboxMessage.__table__).where(  # type: ignore[attr-defined]
+                                col(OutboxMessage.id) == bindparam("b_id"),
+                                col(OutboxMessage.claimed_by) == bindparam("b_worker"),
+                            ),
+                            keep,
+                        )
+                    if forget:
+                        await session.exec(  # type: ignore[call-overload]
+                            delete(OutboxMessage).where(
+                                col(OutboxMessage.id).in_(forget),
+                                col(OutboxMessage.claimed_by) == self.worker_id,
+                            )
+                        )
+                return
+            except Exception:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
 
     async def _deliver_channel(self, rows: Sequence[OutboxMessage]) -> int:
         done = 0
@@ -375,6 +430,10 @@ class OutboxWorker:
         if row.depends_on_id is not None:
             async with self.db.read_session() as session:
                 dependency = await session.get(OutboxMessage, row.depends_on_id)
+            for sent, ts, channel in self._sent or ():
+                if dependency is not None and sent.id == dependency.id:  # sent in this round
+                    dependency.status, dependency.result_ts = "sent", ts
+                    dependency.result_channel = channel or sent.channel
             if dependency is None or dependency.status == "failed":
                 await self._finish(row, status="failed", error="depends_on_failed")
                 return 1
@@ -587,6 +646,9 @@ class OutboxWorker:
         error: str | None = None,
     ) -> None:
         self._renew_at.pop(row.id, None)  # type: ignore[arg-type]
+        if status == "sent" and self._sent is not None:  # marked with the round's others
+            self._sent.append((row, ts, channel))
+            return
         if status == "sent" and row.batch == FORGET_WHEN_SENT:
             async with self.db.queued_session() as session:
                 await session.exec(  # type: ignore[call-overload]
