@@ -34,7 +34,7 @@ REQUEST_KINDS = frozenset(
     }
 )
 SLOW_ACK_SECONDS = 3.0  # Slack shows the member an error when the ack takes longer
-_SLACK_WORD = re.compile(r"[a-z_.]{1,60}")
+_SLACK_WORD = re.compile(r"[A-Za-z_.]{1,60}")
 
 
 def request_kind(kind: str) -> str:
@@ -125,6 +125,11 @@ class Metrics:
             buckets=(0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=r,
         )
+
+        for kind in (*REQUEST_KINDS, "other"):  # shown as 0 from the start, not absent
+            self.slow_acks.labels(kind)
+        for state in ("waiting", "recording", "parked"):
+            self.inbox_backlog.labels(state)
 
     def observe_request(self, kind: str, seconds: float) -> None:
         label = request_kind(kind)
