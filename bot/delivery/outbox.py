@@ -66,7 +66,10 @@ MAX_ATTEMPTS = 8
 # send of that method pauses for Retry-After instead of each channel finding the limit for
 # itself. A stray 429, or a few scattered among many accepted calls, pauses its channel only.
 WORKSPACE_LIMIT_CHANNELS = 3
-BUSY_CLAIM_SIZE = 4
+BUSY_CLAIM_SIZE = 8
+# While Slack's acks queue, delivery takes at most this share of the time: it keeps going (a
+# long rush still gets its receipts) but the acks go first.
+BUSY_SHARE = 0.4
 WORKSPACE_LIMIT_WINDOW = 2.0
 # A claimed row is sent on its claim's lease while at most this share of the lease has passed;
 # later (it waited for pacing or a pause) the lease is renewed first, so the call has time.
@@ -346,6 +349,15 @@ class OutboxWorker:
         rows = await self._claim(limit=BUSY_CLAIM_SIZE if busy else self.claim_size)
         if not rows:
             return 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            return await self._deliver_round(rows)
+        finally:
+            if busy:
+                await asyncio.sleep((loop.time() - started) * (1 / BUSY_SHARE - 1))
+
+    async def _deliver_round(self, rows: list[OutboxMessage]) -> int:
         by_channel: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
