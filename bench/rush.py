@@ -17,7 +17,8 @@ Prints, per database:
   * acks: answers stored (must equal submissions), acks over 3 s (must be 0), non-200s, how many
     acks showed the member "saved" (must be every one), p50/p99 ack latency of both apps and the
     ratio of the p50s;
-  * after the ack, per submission: ack -> answer recorded, ack -> receipt DM sent (p50/p99/max, seconds), receipt after its recording (p99),
+  * after the ack, per submission: ack -> answer recorded, ack -> receipt DM sent (p50/p99/max, seconds), the receipt p99 less the recorded p99,
+    each receipt after its own recording (p99),
     recording throughput (answers/s from the first recording to the last), duplicates (answers
     stored twice, second receipts, posts or reminders sent twice: must be 0) and the bot
     process's peak RSS.
@@ -625,7 +626,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
         )
         recorded = list(after.recorded.values())
         receipts = list(after.receipts.values())
-        rec99, rcp_after99 = _p(recorded, 99), _p(after.receipt_after_recorded, 99)
+        rec99, rcp99 = _p(recorded, 99), _p(receipts, 99)
         if args.slack_limits:
             vs_floor = r["receipts_wall"] / r["receipts_floor"] if r["receipts_floor"] else 0
             hit = vs_floor <= 1.2
@@ -637,7 +638,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
         else:
             hit = (
                 rec99 <= (5 if r["kind"] == "postgresql" else 10)
-                and rcp_after99 <= 2
+                and rcp99 - rec99 <= 2
                 and (r["kind"] != "postgresql" or after.recorded_rate >= 300)
             )
             floor_cells = ["-", "-", "-"]
@@ -646,7 +647,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
                 r["kind"],
                 f"{_p(recorded, 50):.1f}/{rec99:.1f}/{max(recorded, default=0):.1f}",
                 f"{_p(receipts, 50):.1f}/{_p(receipts, 99):.1f}/{max(receipts, default=0):.1f}",
-                f"{rcp_after99:.1f}",
+                f"{rcp99 - rec99:.1f}",
+                f"{_p(after.receipt_after_recorded, 99):.1f}",
                 f"{after.recorded_rate:.0f}",
                 *floor_cells,
                 f"{twice}/{dup['no receipt']}",
@@ -688,8 +690,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
     print()
     print(
         "After the ack, per submission, seconds p50/p99/max (targets, limits off: recorded p99 "
-        "<= 5 s PostgreSQL, 10 s SQLite; receipt <= 2 s after recording; >= 300 recorded/s on "
-        "PostgreSQL. Limits on: receipts wall <= 1.2x floor)"
+        "<= 5 s PostgreSQL, 10 s SQLite; receipt p99 <= 2 s after the recorded p99; >= 300 "
+        "recorded/s on PostgreSQL. Limits on: receipts wall <= 1.2x floor)"
     )
     print(
         table(
@@ -698,7 +700,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
                 "db",
                 "recorded",
                 "receipt DM",
-                "receipt after rec p99",
+                "receipt p99 - rec p99",
+                "each receipt after rec p99",
                 "recorded/s",
                 "receipts wall s",
                 "floor s",

@@ -34,7 +34,7 @@ MAX_ATTEMPTS = 5
 # recording holds the event loop for long.
 BATCH_SIZE = 400
 BUSY_BATCH_SIZE = 100
-BUSY_SHARE = 0.4  # of the time, at most, while requests are queueing
+BUSY_SHARE = 0.25  # of the time, at most, while requests are queueing
 PARKED = timedelta(days=3650)
 
 
@@ -135,10 +135,9 @@ class InboxWorker:
             for row in rows:
                 await load.give_way()
                 await self._record([row])
-        if load.busy:
-            # While Slack's acks queue, recording takes its share of the time and no more:
-            # it keeps going (so it keeps up with the rush) but the acks go first.
-            await asyncio.sleep((loop.time() - started) * (1 / BUSY_SHARE - 1))
+        # While Slack's acks queue, recording takes its share of the time and no more: it
+        # keeps going (so it keeps up with the rush) but the acks go first.
+        await load.keep_share(loop.time() - started, BUSY_SHARE)
         return True
 
     async def _record(self, rows: list[InboxSubmission]) -> None:

@@ -97,4 +97,5 @@ def build_services(
     # The outbox asks whether acks are queueing without waiting: it then delivers a few rows
     # at a time in a bounded share of the time, so a long rush still gets its receipts.
     outbox.give_way = lambda: services.load.give_way(max_wait=0.0)
+    outbox.keep_share = services.load.keep_share
     return services

@@ -57,6 +57,14 @@ class RequestLoad:
     def busy(self) -> bool:
         return self.in_flight > self.busy_above
 
+    async def keep_share(self, worked: float, share: float) -> None:
+        """After `worked` seconds of background work: while requests are still queueing, pause
+        long enough that the work took at most `share` of the time; no longer once they stop."""
+        pause = worked * (1 / share - 1)
+        while self.busy and pause > 0:
+            await asyncio.sleep(min(pause, 0.02))
+            pause -= 0.02
+
     async def give_way(self, max_wait: float = 2.0) -> bool:
         """Wait (a little, never more than `max_wait`) while requests are queueing. True when
         requests are still queueing after all: go ahead, but with a small piece of work."""

@@ -69,7 +69,7 @@ WORKSPACE_LIMIT_CHANNELS = 3
 BUSY_CLAIM_SIZE = 8
 # While Slack's acks queue, delivery takes at most this share of the time: it keeps going (a
 # long rush still gets its receipts) but the acks go first.
-BUSY_SHARE = 0.4
+BUSY_SHARE = 0.2
 WORKSPACE_LIMIT_WINDOW = 2.0
 # A claimed row is sent on its claim's lease while at most this share of the lease has passed;
 # later (it waited for pacing or a pause) the lease is renewed first, so the call has time.
@@ -228,8 +228,10 @@ class OutboxWorker:
         *,
         lease: timedelta = timedelta(seconds=60),
         per_channel_interval: float = 1.0,
-        concurrency: int = 8,
-        claim_size: int = 50,
+        # Calls in flight and rows claimed at once: enough that a rush's receipts (each to its
+        # own DM, so per-channel pacing never holds them) go as fast as they are recorded.
+        concurrency: int = 16,
+        claim_size: int = 100,
         poll_interval: float = 0.5,
         worker_id: str | None = None,
         renderers: Mapping[str, Renderer] | None = None,
@@ -240,6 +242,9 @@ class OutboxWorker:
         self.renderers: Mapping[str, Renderer] = renderers or {}
         # Set by the runtime: lets Slack's waiting acks go first during a rush.
         self.give_way: Callable[[], Awaitable[bool]] | None = None
+        # Set by the runtime too: after a round while acks queue, wait so that delivery takes
+        # at most a share of the time (seconds worked, share).
+        self.keep_share: Callable[[float, float], Awaitable[None]] | None = None
         self.client = _without_rate_limit_retries(client)
         self.lease = lease
         self.per_channel_interval = per_channel_interval
@@ -354,8 +359,8 @@ class OutboxWorker:
         try:
             return await self._deliver_round(rows)
         finally:
-            if busy:
-                await asyncio.sleep((loop.time() - started) * (1 / BUSY_SHARE - 1))
+            if busy and self.keep_share is not None:
+                await self.keep_share(loop.time() - started, BUSY_SHARE)
 
     async def _deliver_round(self, rows: list[OutboxMessage]) -> int:
         by_channel: dict[str, list[OutboxMessage]] = {}
