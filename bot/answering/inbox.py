@@ -33,8 +33,8 @@ MAX_ATTEMPTS = 5
 # this. While Slack's acks are queueing, batches are kept to BUSY_BATCH_SIZE, so no stretch of
 # recording holds the event loop for long.
 BATCH_SIZE = 400
-BUSY_BATCH_SIZE = 100
-BUSY_SHARE = 0.25  # of the time, at most, while requests are queueing
+BUSY_BATCH_SIZE = 50
+BUSY_SHARE = 0.15  # of the time, at most, while requests are queueing
 PARKED = timedelta(days=3650)
 
 

@@ -69,7 +69,7 @@ WORKSPACE_LIMIT_CHANNELS = 3
 BUSY_CLAIM_SIZE = 8
 # While Slack's acks queue, delivery takes at most this share of the time: it keeps going (a
 # long rush still gets its receipts) but the acks go first.
-BUSY_SHARE = 0.2
+BUSY_SHARE = 0.1
 WORKSPACE_LIMIT_WINDOW = 2.0
 # A claimed row is sent on its claim's lease while at most this share of the lease has passed;
 # later (it waited for pacing or a pause) the lease is renewed first, so the call has time.
