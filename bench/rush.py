@@ -17,11 +17,11 @@ Prints, per database:
   * acks: answers stored (must equal submissions), acks over 3 s (must be 0), non-200s, how many
     acks showed the member "saved" (must be every one), p50/p99 ack latency of both apps and the
     ratio of the p50s;
-  * after the ack, per submission: ack -> answer recorded, ack -> receipt DM sent (p50/p99/max, seconds), the receipt p99 less the recorded p99,
-    each receipt after its own recording (p99),
+  * after the ack, per submission: ack -> answer recorded, ack -> receipt DM sent (p50/p99/max,
+    seconds), the receipt p99 less the recorded p99, each receipt after its own recording (p99),
     recording throughput (answers/s from the first recording to the last), duplicates (answers
-    stored twice, second receipts, posts or reminders sent twice: must be 0) and the bot
-    process's peak RSS.
+    stored twice, second receipts, posts or reminders sent twice: must be 0) and members without
+    a receipt (must be 0), and the bot process's peak RSS.
 With --slack-limits the sandbox enforces the fan-out bench's Slack-like limits (workspace window
 on chat.postMessage, 1 post/s per channel, 2% random 429s) and the receipts' wall time (first ack
 -> last receipt) is set against the floor those limits imply: receipt k can go no earlier than
