@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -143,27 +143,35 @@ class LoadResult:
     statuses: dict[int, int]
     errors: int
     wall: float
+    # Wall-clock time (time.time()) each body's ack arrived, by the body's index.
+    acked_at: dict[int, float] = field(default_factory=dict)
+    # How many answers contained `marker` (when one was given).
+    marked: int = 0
 
     @property
     def over(self) -> int:
         return sum(1 for x in self.latencies if x > 3.0) + self.errors
 
 
-async def _fire(url: str, secret: str, bodies: list[bytes], concurrency: int) -> dict[str, Any]:
+async def _fire(
+    url: str, secret: str, bodies: list[bytes], concurrency: int, marker: bytes | None = None
+) -> dict[str, Any]:
     import aiohttp
 
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    acked_at: dict[int, float] = {}
+    marked = 0
     errors = 0
-    queue = iter(bodies)
+    queue = iter(enumerate(bodies))
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=concurrency)
 
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
 
         async def worker() -> None:
-            nonlocal errors
-            for body in queue:
+            nonlocal errors, marked
+            for index, body in queue:
                 ts = str(int(time.time()))
                 headers = {
                     "Content-Type": "application/x-www-form-urlencoded",
@@ -173,8 +181,11 @@ async def _fire(url: str, secret: str, bodies: list[bytes], concurrency: int) ->
                 started = time.perf_counter()
                 try:
                     async with session.post(url, data=body, headers=headers) as resp:
-                        await resp.read()
+                        answer = await resp.read()
+                        acked_at[index] = time.time()
                         statuses[resp.status] = statuses.get(resp.status, 0) + 1
+                        if marker is not None and marker in answer:
+                            marked += 1
                 except (aiohttp.ClientError, TimeoutError):
                     errors += 1
                     continue
@@ -183,17 +194,26 @@ async def _fire(url: str, secret: str, bodies: list[bytes], concurrency: int) ->
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
-    return {"latencies": latencies, "statuses": statuses, "errors": errors, "wall": wall}
+    return {
+        "latencies": latencies,
+        "statuses": statuses,
+        "errors": errors,
+        "wall": wall,
+        "acked_at": acked_at,
+        "marked": marked,
+    }
 
 
-def _child(url: str, secret: str, path: str, concurrency: int, out: str) -> None:
+def _child(
+    url: str, secret: str, path: str, concurrency: int, out: str, marker: bytes | None
+) -> None:
     bodies = [line.encode() for line in Path(path).read_text().splitlines()]
-    result = asyncio.run(_fire(url, secret, bodies, concurrency))
+    result = asyncio.run(_fire(url, secret, bodies, concurrency, marker))
     Path(out).write_text(json.dumps(result))
 
 
 async def fire_from_child(
-    url: str, secret: str, bodies: Sequence[bytes], concurrency: int
+    url: str, secret: str, bodies: Sequence[bytes], concurrency: int, marker: bytes | None = None
 ) -> LoadResult:
     """POST every body (form-encoded, signed at send time) with `concurrency` in flight, from a
     separate process; returns per-request latencies as the client saw them."""
@@ -201,7 +221,9 @@ async def fire_from_child(
         path, out = Path(tmp) / "bodies", Path(tmp) / "result.json"
         path.write_text("\n".join(b.decode() for b in bodies))
         ctx = multiprocessing.get_context("spawn")
-        proc = ctx.Process(target=_child, args=(url, secret, str(path), concurrency, str(out)))
+        proc = ctx.Process(
+            target=_child, args=(url, secret, str(path), concurrency, str(out), marker)
+        )
         proc.start()
         await asyncio.to_thread(proc.join)
         if proc.exitcode != 0:
@@ -212,6 +234,8 @@ async def fire_from_child(
         statuses={int(k): v for k, v in data["statuses"].items()},
         errors=data["errors"],
         wall=data["wall"],
+        acked_at={int(k): v for k, v in data["acked_at"].items()},
+        marked=data["marked"],
     )
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.answering.blocks.modal import RESPONSE_CALLBACK, ModalContext, info_modal
-from bot.answering.responding import accept_submission
+from bot.answering.blocks.modal import RESPONSE_CALLBACK, info_modal
+from bot.answering.responding import accept_submission, wake_recording
 from bot.consultations.blocks.new_consultation import NEW_CALLBACK, block_for_problem, form_to_file
 from bot.consultations.catalogue import ConsultationError, create_from_form
 from bot.consultations.files import FileFormatError
@@ -23,7 +23,6 @@ from bot.slack.text import escape
 
 log = logging.getLogger(__name__)
 
-SENDING = "Recording your response… you will get a receipt by DM."
 NOT_SAVED = "We could not save this just now; nothing was lost here. Please press Submit again."
 
 
@@ -66,21 +65,15 @@ def register(app: AsyncApp, services: Services) -> None:
         if outcome.replace_view is not None:
             await ack(response_action="update", view=outcome.replace_view)
             return
-        if not outcome.accepted_id:
+        if not outcome.accepted_id or outcome.saved_view is None:
             await ack(
                 response_action="update", view=info_modal("Not recorded", "Please try again.")
             )
             return
-        context = ModalContext.loads(view.get("private_metadata"))
-        in_channel = bool(context and (context.channel_id or "").startswith(("C", "G")))
-        # Accepted (one row in the inbox): close the modal, or keep it open to confirm in. The
-        # inbox worker records it and only then tells the member it is recorded.
-        if in_channel:
-            await ack()
-        else:
-            await ack(response_action="update", view=info_modal("Sending…", SENDING))
-        if services.inbox is not None:
-            services.inbox.wake()
+        # Accepted: the submission is in the inbox, durable, so the modal says "saved" now;
+        # recording follows at once, and the receipt DM after it.
+        await ack(response_action="update", view=outcome.saved_view)
+        wake_recording(services)
 
     @app.view(NEW_CALLBACK)
     async def new_consultation_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -122,21 +122,29 @@ async def insert_many_or_ignore(
     """INSERT `rows` (each with the same keys) in the session's transaction, skipping any that
     conflict on `conflict`; returns how many were inserted. One statement for thousands of rows
     (a reminder round), where a statement a row costs a round trip and a compile each."""
+    return len(await insert_many_returning(session, model, rows, conflict))
+
+
+async def insert_many_returning(
+    session: AsyncSession, model: type[Any], rows: list[dict[str, Any]], conflict: list[str]
+) -> list[Any]:
+    """`insert_many_or_ignore`, returning the `conflict` key (a tuple when it has several
+    columns) of each row that was inserted: the rows whose key was new."""
     if not rows:
-        return 0
+        return []
     assert session.bind is not None
     insert = upsert_insert(session.bind.dialect.name)
-    # RETURNING counts what was written on both databases (executemany's rowcount does not).
+    # RETURNING says what was written on both databases (executemany's rowcount does not).
     statement = (
         insert(model)
         .on_conflict_do_nothing(index_elements=conflict)
-        .returning(getattr(model, conflict[0]))
+        .returning(*(getattr(model, name) for name in conflict))
     )
     connection = await session.connection()
-    inserted = 0
+    inserted: list[Any] = []
     for start in range(0, len(rows), 500):  # well under either database's parameter limit
         result = await connection.execute(statement, rows[start : start + 500])
-        inserted += len(result.all())
+        inserted.extend(row[0] if len(conflict) == 1 else tuple(row) for row in result.all())
     return inserted
 
 

@@ -34,6 +34,7 @@ from bench.common import (
     pg_admin_url,
 )
 from bench.rush import submission_body
+from bot.answering.blocks.receipt import SAVED_TITLE
 from bot.app.runtime import RuntimeOptions
 from bot.consultations.catalogue import get_consultation
 from bot.consultations.directory import load_directory
@@ -81,7 +82,8 @@ async def drill(members: int, *, require: bool) -> int:
                 except Exception as exc:  # the request itself failed: not acked
                     return world.members[i], f"error:{type(exc).__name__}"
                 action = (response.json or {}).get("response_action")
-                if response.status == 200 and action in (None, "update"):
+                title = ((response.json or {}).get("view") or {}).get("title", {}).get("text")
+                if response.status == 200 and (action is None or title == SAVED_TITLE):
                     return world.members[i], "accepted"
                 return world.members[i], f"refused:{response.status}:{action}"
 
@@ -143,7 +145,7 @@ async def drill(members: int, *, require: bool) -> int:
             if lost:
                 print("LOST:", ", ".join(lost[:20]))
                 return 1
-            # Accepted (the modal closed or said "Sending…") and then really stored.
+            # Accepted (the modal said "saved") and then really stored.
             recovered = after.status == 200 and after_action in (None, "update")
             if not recovered or last_stored != 1:
                 print("the bot did not recover after the restart")

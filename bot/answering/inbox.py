@@ -1,9 +1,11 @@
 """The inbox worker: records accepted submissions (bot.answering.responding) outside the request path.
 
 A rush of submissions is acked as fast as one INSERT each; recording them (revision, receipt,
-the post's count) happens here at the pace the database allows, oldest first. Rows are claimed
-with a conditional UPDATE and a lease, like the outbox, so replicas share the work and a crash
-mid-record is picked up again once the lease expires.
+the post's count) happens here in batches sized to the backlog, oldest first: whatever is
+waiting, up to BATCH_SIZE, is recorded in one transaction with a few statements for the whole
+batch, so recording keeps up with a rush. Rows are claimed with a conditional UPDATE and a
+lease, like the outbox, so replicas share the work and a crash mid-record is picked up again
+once the lease expires.
 """
 
 from __future__ import annotations
@@ -27,14 +29,17 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 5
-# Submissions a worker claims at once: one claiming transaction for several answers. Each is
-# still recorded in its own transaction, oldest first, well within the lease.
-CLAIM_SIZE = 10
+# The most submissions a worker records in one transaction: a batch is whatever waits, up to
+# this. While Slack's acks are queueing, batches are kept to BUSY_BATCH_SIZE, so no stretch of
+# recording holds the event loop for long.
+BATCH_SIZE = 400
+BUSY_BATCH_SIZE = 50
+BUSY_SHARE = 0.15  # of the time, at most, while requests are queueing
 PARKED = timedelta(days=3650)
 
 
 class InboxWorker:
-    def __init__(self, services: object, *, concurrency: int = 2, poll_interval: float = 0.5):
+    def __init__(self, services: object, *, concurrency: int = 1, poll_interval: float = 0.5):
         from bot.core.services import Services
 
         assert isinstance(services, Services)
@@ -113,27 +118,43 @@ class InboxWorker:
 
     async def record_next(self) -> bool:
         """Record the oldest unclaimed submissions; False when there were none."""
-        busy = await self.services.load.give_way()
-        # While Slack's acks are queueing, one at a time: never a long stretch of work.
-        rows = await self._claim(1 if busy else CLAIM_SIZE)
-        for n, row in enumerate(rows):
-            if n:
-                await self.services.load.give_way()
-            await self._record(row)
-        return bool(rows)
-
-    async def _record(self, row: InboxSubmission) -> None:
-        from bot.answering.responding import confirm, process_submission
-
-        assert row.id is not None
+        load = self.services.load
+        busy = load.busy
+        rows = await self._claim(BUSY_BATCH_SIZE if busy else BATCH_SIZE)
+        if not rows:
+            return False
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         try:
-            recorded = await process_submission(self.services, row.id)
+            await self._record(rows)
+        except Exception:
+            if len(rows) == 1:
+                raise
+            # One bad submission must not hold back its neighbours: each alone.
+            log.exception("inbox: a batch of %d could not be recorded; one by one", len(rows))
+            for row in rows:
+                await load.give_way()
+                await self._record([row])
+        # While Slack's acks queue, recording takes its share of the time and no more: it
+        # keeps going (so it keeps up with the rush) but the acks go first.
+        await load.keep_share(loop.time() - started, BUSY_SHARE)
+        return True
+
+    async def _record(self, rows: list[InboxSubmission]) -> None:
+        from bot.answering.responding import record_accepted
+
+        metrics = self.services.metrics
+        try:
+            with metrics.inbox_batch_seconds.time():
+                recorded = await record_accepted(self.services, rows)
         except Exception as exc:
-            log.exception("inbox: could not record submission %s", row.id)
-            await self._park_if_hopeless(row.id, f"{type(exc).__name__}: {exc}")
+            if len(rows) > 1:
+                raise
+            assert rows[0].id is not None
+            log.exception("inbox: could not record submission %s", rows[0].id)
+            await self._park_if_hopeless(rows[0].id, f"{type(exc).__name__}: {exc}")
             return
-        if recorded is not None:
-            await confirm(self.services, recorded, user_id=row.user_id)
+        metrics.answers_recorded.inc(recorded)
 
     async def _park_if_hopeless(self, inbox_id: int, error: str) -> None:
         """After repeated failures give the member their text back, and keep the row for staff
@@ -190,3 +211,24 @@ async def backlog(db: object) -> int:
     assert isinstance(db, Database)
     async with db.read_session() as session:
         return (await session.exec(select(func.count()).select_from(InboxSubmission))).one()
+
+
+async def backlog_by_state(db: object) -> dict[str, int]:
+    """Submissions in the inbox by state: waiting to be claimed, being recorded (claimed, on a
+    lease), parked for staff after repeated failures."""
+    from sqlalchemy import case, func
+
+    from storage.db import Database
+
+    assert isinstance(db, Database)
+    now = utcnow()
+    state = case(
+        (col(InboxSubmission.attempts) >= MAX_ATTEMPTS, "parked"),
+        (col(InboxSubmission.lease_until) >= now, "recording"),
+        else_="waiting",
+    )
+    async with db.read_session() as session:
+        rows = (await session.exec(select(state, func.count()).group_by(state))).all()
+    counts = {"waiting": 0, "recording": 0, "parked": 0}
+    counts.update({name: count for name, count in rows})
+    return counts

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import delete
 from sqlmodel import col, select
 
 from bot.answering.answers import (
     Submission,
     current_answers,
-    record_submission,
+    record_submissions,
     respondent_key_for,
     validate_answers,
 )
@@ -28,7 +29,7 @@ from bot.answering.blocks.modal import (
     response_modal,
     unsent_text,
 )
-from bot.answering.blocks.receipt import confirmation_text, receipt_message
+from bot.answering.blocks.receipt import receipt_message, saved_modal
 from bot.consultations.catalogue import (
     ConsultationError,
     ConsultationView,
@@ -40,8 +41,7 @@ from bot.consultations.directory import list_regions
 from bot.consultations.launch import QueuedProgress, refresh_posts
 from bot.core.services import Services
 from bot.core.timefmt import human_deadline
-from bot.delivery.outbox import FORGET_WHEN_SENT, enqueue
-from bot.slack.blocks import ephemeral_text
+from bot.delivery.outbox import FORGET_WHEN_SENT, Outgoing, enqueue_many
 from bot.slack.caching import RefreshingCache
 from bot.slack.text import escape
 from storage.models import (
@@ -97,6 +97,9 @@ class _Form:
 class AnsweringCaches:
     state: RefreshingCache[str, Consultation | None]
     form: RefreshingCache[str, _Form]
+    # The "saved" view each accepted answer is acked with, by what it shows: built once, not
+    # once per answer (Block Kit validation costs more than the rest of the ack).
+    saved_views: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
 
 def _caches(services: Services) -> AnsweringCaches:
@@ -220,13 +223,6 @@ async def modal_for(
     )
 
 
-async def _display_name(services: Services, user_id: str) -> str | None:
-    """The member's name as Slack has it, for quote attribution: read here, never taken from
-    the submission, so a forged one cannot put words in someone else's name."""
-    person = (await services.people.people([user_id])).get(user_id)
-    return person.name if person else None
-
-
 @dataclass
 class SubmitOutcome:
     """What to tell Slack: field errors, a replacement view, or accepted (close the modal)."""
@@ -234,15 +230,8 @@ class SubmitOutcome:
     errors: dict[str, str] = field(default_factory=dict)
     replace_view: dict[str, Any] | None = None
     accepted_id: int | None = None  # the inbox row holding the accepted submission
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """A submission now stored as a revision, and how to tell the member."""
-
-    confirmation: str
-    channel_id: str | None
-    view_id: str | None
+    # Accepted: what the modal shows at the ack ("saved"; the receipt follows by DM).
+    saved_view: dict[str, Any] | None = None
 
 
 async def accept_submission(
@@ -318,114 +307,147 @@ async def accept_submission(
                 return SubmitOutcome(
                     replace_view=info_modal("Recorded", "Your response is recorded.")
                 )
-    return SubmitOutcome(accepted_id=inbox_id or 0)
+    # Durable from here (a crash before it is recorded is picked up again from the inbox),
+    # so the member is told at once, in the ack, that it is saved; no Web API call, so a rush
+    # of answers is not held back by Slack's limits on ephemeral messages.
+    return SubmitOutcome(accepted_id=inbox_id or 0, saved_view=_saved_view(services, view))
 
 
-async def process_submission(services: Services, inbox_id: int) -> Recorded | None:
-    """Record an accepted submission: revision, profile, receipt; then the post's count.
+def _saved_view(services: Services, view: ConsultationView) -> dict[str, Any]:
+    c = view.consultation
+    shown = (c.id, c.title, c.deadline, c.timezone, c.anonymous)
+    views = _caches(services).saved_views
+    saved = views.get(shown)
+    if saved is None:
+        if len(views) > 100:  # titles and deadlines change rarely; never let it grow
+            views.clear()
+        saved = views[shown] = saved_modal(view)
+    return saved
 
-    Safe to run twice (a retry, the ticker after a crash): the delivery key is recorded once.
-    Returns None when there was nothing left to do."""
-    async with services.db.read_session() as session:
-        row = await session.get(InboxSubmission, inbox_id)
-    if row is None:
-        return None
-    context = ModalContext.loads(row.payload.get("private_metadata"))
-    view, _networks, _regions = await _form(services, row.consultation_id)
-    parsed = parse_submission(view, row.payload.get("values") or {})
-    network_ids = list(row.payload.get("networks") or [])
-    user_id = row.user_id
-    async with services.db.queued_session() as session:
-        profile = await session.get(MemberProfile, user_id)
-        if context is not None and context.ask_profile and parsed.region_id:
-            anonymous = view.consultation.anonymous
-            if profile is None:
-                # An anonymous answer leaves no time on the profile near its revision's (that
-                # would point to whose it is): a new profile takes the launch time instead.
-                created = (view.consultation.launched_at or utcnow()) if anonymous else utcnow()
-                profile = MemberProfile(user_id=user_id, updated_at=created)
-            profile.region_id, profile.organisation = parsed.region_id, parsed.organisation
-            profile.source = "self"
-            if not anonymous:
-                profile.updated_at = utcnow()
-            session.add(profile)
-        result = await record_submission(
-            session,
-            Submission(
-                consultation=view,
-                answers=parsed.answers,
-                user_id=user_id,
-                networks=network_ids,
-                region_id=profile.region_id if profile else None,
-                organisation=profile.organisation if profile else None,
-                display_name=(
-                    None if view.consultation.anonymous else await _display_name(services, user_id)
-                ),
-                quote_consent=parsed.consent,
-                delivery_key=row.delivery_key,
-                submitted_at=row.accepted_at,
-            ),
-            anon_secret=services.anon_secret,
+
+def wake_recording(services: Services) -> None:
+    """After the ack: record what was just accepted now, not at the inbox worker's next poll."""
+    if services.inbox is not None:
+        services.inbox.wake()
+
+
+async def record_accepted(services: Services, rows: Sequence[InboxSubmission]) -> int:
+    """Record accepted submissions: revisions, profiles, receipts and the inbox rows' removal in
+    one transaction for the whole batch (one writer turn on SQLite); then the posts' counts.
+
+    Safe to run twice (a retry, another replica after a lease ran out): a delivery is recorded
+    once and gets one receipt. Returns how many answers were recorded."""
+    if not rows:
+        return 0
+    forms = {c: (await _form(services, c))[0] for c in {row.consultation_id for row in rows}}
+    named = [row.user_id for row in rows if not forms[row.consultation_id].consultation.anonymous]
+    # The member's name as Slack has it, for quote attribution: read here, never taken from
+    # the submission, so a forged one cannot put words in someone else's name.
+    people = await services.people.people(sorted(set(named))) if named else {}
+    parsed = [
+        (
+            row,
+            forms[row.consultation_id],
+            parse_submission(forms[row.consultation_id], row.payload.get("values") or {}),
         )
+        for row in rows
+    ]
+    async with services.db.queued_session() as session:
+        user_ids = sorted({row.user_id for row in rows})
+        profiles = {
+            p.user_id: p
+            for p in (
+                await session.exec(
+                    select(MemberProfile).where(col(MemberProfile.user_id).in_(user_ids))
+                )
+            ).all()
+        }
+        submissions: list[Submission] = []
+        for n, (row, view, answer) in enumerate(parsed):
+            if n % 50 == 49:
+                await asyncio.sleep(0)  # a long batch leaves room for Slack's acks
+            context = ModalContext.loads(row.payload.get("private_metadata"))
+            profile = profiles.get(row.user_id)
+            if context is not None and context.ask_profile and answer.region_id:
+                anonymous = view.consultation.anonymous
+                if profile is None:
+                    # An anonymous answer leaves no time on the profile near its revision's
+                    # (that would point to whose it is): a new profile takes the launch time.
+                    created = (view.consultation.launched_at or utcnow()) if anonymous else utcnow()
+                    profile = MemberProfile(user_id=row.user_id, updated_at=created)
+                profile.region_id, profile.organisation = answer.region_id, answer.organisation
+                profile.source = "self"
+                if not anonymous:
+                    profile.updated_at = utcnow()
+                profiles[row.user_id] = profile
+                session.add(profile)
+            person = people.get(row.user_id)
+            submissions.append(
+                Submission(
+                    consultation=view,
+                    answers=answer.answers,
+                    user_id=row.user_id,
+                    networks=list(row.payload.get("networks") or []),
+                    region_id=profile.region_id if profile else None,
+                    organisation=profile.organisation if profile else None,
+                    display_name=(
+                        None if view.consultation.anonymous or person is None else person.name
+                    ),
+                    quote_consent=answer.consent,
+                    delivery_key=row.delivery_key,
+                    submitted_at=row.accepted_at,
+                )
+            )
+        results = await record_submissions(session, submissions, anon_secret=services.anon_secret)
+        receipts: list[Outgoing] = []
+        for n, ((row, view, answer), result) in enumerate(zip(parsed, results, strict=True)):
+            if n % 50 == 49:
+                await asyncio.sleep(0)
+            if result.changed:
+                receipts.append(
+                    Outgoing(
+                        # Keyed by the delivery, never by the pseudonym: nothing may link the two.
+                        dedup_key=f"receipt:{row.delivery_key}",
+                        method="chat.postMessage",
+                        channel=row.user_id,
+                        payload={
+                            "channel": row.user_id,
+                            **receipt_message(view, answer.answers, revision=result.revision),
+                        },
+                        consultation_id=view.id,
+                        batch=FORGET_WHEN_SENT if view.consultation.anonymous else None,
+                    )
+                )
+        await enqueue_many(session, receipts)
+        # The inbox rows go in the same transaction as the answers: recorded exactly once.
+        await session.exec(  # type: ignore[call-overload]
+            delete(InboxSubmission).where(col(InboxSubmission.id).in_([row.id for row in rows]))
+        )
+    changed: dict[str, set[str]] = {}
+    for (row, view, _answer), result in zip(parsed, results, strict=True):
         if result.changed:
-            await enqueue(
-                session,
-                # Keyed by the delivery, never by the pseudonym: nothing may link the two.
-                dedup_key=f"receipt:{row.delivery_key}",
-                batch=FORGET_WHEN_SENT if view.consultation.anonymous else None,
-                method="chat.postMessage",
-                channel=user_id,
-                payload={
-                    "channel": user_id,
-                    **receipt_message(view, parsed.answers, revision=result.revision),
-                },
-                consultation_id=view.id,
-            )
-        # The inbox row goes in the same transaction as the answer: recorded exactly once.
-        await session.exec(delete(InboxSubmission).where(col(InboxSubmission.id) == inbox_id))  # type: ignore[call-overload]
-    if result.changed:
-        # The channel posts' live count, in its own short transaction: every answer in a 5 s
-        # bucket writes the same outbox key, and holding that key until the answer's commit
-        # would make a rush of answers wait for each other. Once this process has queued a
-        # bucket's update, the rest of the bucket's answers write nothing.
-        if services.queued_progress is None:
-            services.queued_progress = QueuedProgress()
-        queued = services.queued_progress
-        now = utcnow()
-        to_queue = queued.still_to_queue(view.id, network_ids, now)
-        try:
-            if to_queue:
-                async with services.db.queued_session() as session:
-                    await refresh_posts(session, view.id, to_queue, now=now)
-                queued.mark_queued(view.id, to_queue, now)
-        except Exception:  # the answer is stored; the next one refreshes the count
-            log.exception("could not queue the post refresh for %s", view.id)
+            changed.setdefault(view.id, set()).update(row.payload.get("networks") or [])
+    await _queue_post_counts(services, changed)
     services.outbox.wake()
-    return Recorded(
-        confirmation=confirmation_text(view, max(result.revision, 1)),
-        channel_id=context.channel_id if context else None,
-        view_id=row.payload.get("view_id"),
-    )
+    return len(rows)
 
 
-async def confirm(services: Services, recorded: Recorded, *, user_id: str | None) -> None:
-    """Tell the member it is recorded: in the channel they answered from, else in the modal.
-
-    Only called after the answer is committed. The DM receipt goes through the outbox."""
-    if recorded.channel_id and recorded.channel_id.startswith(("C", "G")) and user_id:
+async def _queue_post_counts(services: Services, networks: dict[str, set[str]]) -> None:
+    """The channel posts' live counts, in their own short transaction: every answer in a 5 s
+    bucket writes the same outbox key, and holding that key until the answers' commit would
+    make recording batches wait for each other. Once this process has queued a bucket's
+    update, the rest of the bucket's answers write nothing."""
+    if services.queued_progress is None:
+        services.queued_progress = QueuedProgress()
+    queued = services.queued_progress
+    now = utcnow()
+    for consultation_id, network_ids in networks.items():
+        to_queue = queued.still_to_queue(consultation_id, sorted(network_ids), now)
+        if not to_queue:
+            continue
         try:
-            await services.client.chat_postEphemeral(
-                channel=recorded.channel_id,
-                user=user_id,
-                text="Your response is recorded.",
-                blocks=ephemeral_text(recorded.confirmation),
-            )
-        except SlackApiError as exc:
-            log.info("ephemeral confirmation not shown: %s", exc.response.get("error"))
-    elif recorded.view_id and user_id:
-        try:
-            await services.client.views_update(
-                view_id=recorded.view_id, view=info_modal("Recorded", recorded.confirmation)
-            )
-        except SlackApiError as exc:  # the member closed it; the DM receipt still arrives
-            log.info("modal confirmation not shown: %s", exc.response.get("error"))
+            async with services.db.queued_session() as session:
+                await refresh_posts(session, consultation_id, to_queue, now=now)
+            queued.mark_queued(consultation_id, to_queue, now)
+        except Exception:  # the answers are stored; the next batch refreshes the count
+            log.exception("could not queue the post refresh for %s", consultation_id)

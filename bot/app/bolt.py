@@ -15,6 +15,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
 from bot.core.services import Services
+from bot.delivery.metrics import Metrics
 from handlers import register_all
 from handlers.commands import Subcommand
 
@@ -60,6 +61,8 @@ class ConsultbotApp(AsyncApp):
     Timed around the whole dispatch: a Bolt middleware's `next()` returns before the listener
     runs, so it cannot measure what Slack waits for."""
 
+    metrics: Metrics | None = None  # set by build_app: request latency by kind
+
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         started = time.perf_counter()
         body = req.body if isinstance(req.body, dict) else {}
@@ -69,12 +72,15 @@ class ConsultbotApp(AsyncApp):
             return response
         finally:
             kind, ident = describe_request(body)
+            latency = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe_request(kind, latency)
             log.info(
                 json.dumps(
                     {
                         "kind": kind,
                         "id": ident,
-                        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+                        "latency_ms": round(latency * 1000, 1),
                         "outcome": outcome_of(response),
                     }
                 )
@@ -102,6 +108,7 @@ def build_app(
         signing_secret=signing_secret,
     )
     app.listener_runner.listener_start_handler = TrackListeners(services)
+    app.metrics = services.metrics
 
     @app.error
     async def on_error(

@@ -1,4 +1,5 @@
-"""HTTP mode: `POST /slack/events` for Slack, `GET /healthz` for load balancers."""
+"""HTTP mode: `POST /slack/events` for Slack, `GET /healthz` for load balancers, `GET /metrics`
+for Prometheus."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from slack_sdk.signature import SignatureVerifier
 from yarl import URL
 
 from bot.answering.inbox import backlog as inbox_backlog
+from bot.answering.inbox import backlog_by_state as inbox_by_state
 from bot.core.services import Services
+from bot.delivery.metrics import CONTENT_TYPE
 from bot.delivery.outbox import backlog
 from storage.models import utcnow
 
@@ -132,6 +135,26 @@ def signed_by_slack(verifier: SignatureVerifier, raw: str, headers: Mapping[str,
         return False
 
 
+OUTBOX_STATES = ("pending", "sending", "sent", "failed")
+
+
+async def metrics_exposition(services: Services) -> bytes:
+    """This process's metrics, with the inbox and outbox backlogs read from the database now
+    (shared by every replica, so each reports the same figures)."""
+    metrics = services.metrics
+    try:
+        inbox = await inbox_by_state(services.db)
+        outbox = await backlog(services.db)
+    except Exception as exc:  # the counters still say something while the database is away
+        log.warning("metrics: could not read the backlogs: %s", type(exc).__name__)
+    else:
+        for state, count in inbox.items():
+            metrics.inbox_backlog.labels(state).set(count)
+        for state in {*OUTBOX_STATES, *outbox}:
+            metrics.outbox_backlog.labels(state).set(outbox.get(state, 0))
+    return metrics.exposition()
+
+
 def make_web_app(app: AsyncApp, services: Services, *, signing_secret: str) -> web.Application:
     # Verified before parsing: Bolt parses the body first and would fail on garbage with a 500.
     verifier = SignatureVerifier(signing_secret)
@@ -169,9 +192,15 @@ def make_web_app(app: AsyncApp, services: Services, *, signing_secret: str) -> w
             {"status": "ok" if healthy else "unhealthy", **report}, status=200 if healthy else 503
         )
 
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(
+            body=await metrics_exposition(services), headers={"Content-Type": CONTENT_TYPE}
+        )
+
     web_app = web.Application(client_max_size=MAX_BODY)
     web_app.router.add_post("/slack/events", slack_events)
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
     return web_app
 
 

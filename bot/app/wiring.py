@@ -13,6 +13,7 @@ from bot.consultations.lifecycle import close_at_deadline, render_closing_note
 from bot.consultations.schedule import launch_due, render_scheduled_launch_note
 from bot.core.services import LifecycleHooks, Services
 from bot.core.settings import Settings
+from bot.delivery.metrics import Metrics
 from bot.delivery.outbox import OutboxWorker, Renderer
 from bot.delivery.scheduling import Tick
 from bot.engagement.reminders import (
@@ -99,20 +100,26 @@ def build_services(
     outbox_worker_id: str | None = None,
 ) -> Services:
     """The services of one process (or one CLI command), with every list wired in."""
+    metrics = Metrics()  # this process's own registry, never prometheus-client's global one
     outbox = OutboxWorker(
         db,
         client,
         per_channel_interval=per_channel_interval,
         worker_id=outbox_worker_id,
         renderers=renderers(),
+        metrics=metrics,
     )
     services = Services(
         settings=settings,
         db=db,
         client=client,
         outbox=outbox,
+        metrics=metrics,
         hooks=lifecycle_hooks(),
         anon_secret=settings.anon_key,
     )
-    outbox.give_way = services.give_way
+    # The outbox asks whether acks are queueing without waiting: it then delivers a few rows
+    # at a time in a bounded share of the time, so a long rush still gets its receipts.
+    outbox.give_way = lambda: services.load.give_way(max_wait=0.0)
+    outbox.keep_share = services.load.keep_share
     return services

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.settings import Settings
 from bot.core.throttle import CommandThrottle
+from bot.delivery.metrics import Metrics
 from bot.delivery.outbox import OutboxWorker
 from bot.slack.membership import ChannelMembers
 from bot.slack.people import WorkspacePeople
@@ -59,6 +60,14 @@ class RequestLoad:
     def busy(self) -> bool:
         return self.in_flight > self.busy_above
 
+    async def keep_share(self, worked: float, share: float) -> None:
+        """After `worked` seconds of background work: while requests are still queueing, pause
+        long enough that the work took at most `share` of the time; no longer once they stop."""
+        pause = worked * (1 / share - 1)
+        while self.busy and pause > 0:
+            await asyncio.sleep(min(pause, 0.02))
+            pause -= 0.02
+
     async def give_way(self, max_wait: float = 2.0) -> bool:
         """Wait (a little, never more than `max_wait`) while requests are queueing. True when
         requests are still queueing after all: go ahead, but with a small piece of work."""
@@ -75,6 +84,8 @@ class Services:
     db: Database
     client: AsyncWebClient
     outbox: OutboxWorker
+    # This process's Prometheus metrics (its own registry), served on GET /metrics.
+    metrics: Metrics
     # The pseudonymisation key: kept out of repr so it never reaches a log or traceback.
     anon_secret: str = field(default="", repr=False)
     members: ChannelMembers = field(init=False)

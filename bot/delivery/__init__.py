@@ -1,1 +1,2 @@
-"""Getting messages out: the durable outbox and the scheduler's ticks."""
+"""Work done in the background, and what operators see of it: the durable outbox, the ticker
+and the Prometheus metrics."""

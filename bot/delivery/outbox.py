@@ -26,10 +26,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import and_, bindparam, delete, func, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.delivery.metrics import Metrics
 from storage.db import Database, insert_many_or_ignore, insert_or_ignore
 from storage.models import OutboxMessage, utcnow
 
@@ -65,7 +66,10 @@ MAX_ATTEMPTS = 8
 # send of that method pauses for Retry-After instead of each channel finding the limit for
 # itself. A stray 429, or a few scattered among many accepted calls, pauses its channel only.
 WORKSPACE_LIMIT_CHANNELS = 3
-BUSY_CLAIM_SIZE = 4
+BUSY_CLAIM_SIZE = 8
+# While Slack's acks queue, delivery takes at most this share of the time: it keeps going (a
+# long rush still gets its receipts) but the acks go first.
+BUSY_SHARE = 0.1
 WORKSPACE_LIMIT_WINDOW = 2.0
 # A claimed row is sent on its claim's lease while at most this share of the lease has passed;
 # later (it waited for pacing or a pause) the lease is renewed first, so the call has time.
@@ -246,16 +250,23 @@ class OutboxWorker:
         *,
         lease: timedelta = timedelta(seconds=60),
         per_channel_interval: float = 1.0,
-        concurrency: int = 8,
-        claim_size: int = 50,
+        # Calls in flight and rows claimed at once: enough that a rush's receipts (each to its
+        # own DM, so per-channel pacing never holds them) go as fast as they are recorded.
+        concurrency: int = 16,
+        claim_size: int = 100,
         poll_interval: float = 0.5,
         worker_id: str | None = None,
         renderers: Mapping[str, Renderer] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.renderers: Mapping[str, Renderer] = renderers or {}
         # Set by the runtime: lets Slack's waiting acks go first during a rush.
         self.give_way: Callable[[], Awaitable[bool]] | None = None
+        # Set by the runtime too: after a round while acks queue, wait so that delivery takes
+        # at most a share of the time (seconds worked, share).
+        self.keep_share: Callable[[float, float], Awaitable[None]] | None = None
         self.client = _without_rate_limit_retries(client)
         self.lease = lease
         self.per_channel_interval = per_channel_interval
@@ -269,6 +280,8 @@ class OutboxWorker:
         self._recent_429s: dict[str, list[tuple[float, str]]] = {}
         self._recent_accepted: dict[str, deque[float]] = {}  # method -> when Slack said ok
         self.rate_limited = 0  # 429s seen, for benchmarks and status
+        # Rows sent in the current round, marked sent together at its end (see _mark_sent).
+        self._sent: list[tuple[OutboxMessage, str | None, str | None]] | None = None
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -363,13 +376,75 @@ class OutboxWorker:
         rows = await self._claim(limit=BUSY_CLAIM_SIZE if busy else self.claim_size)
         if not rows:
             return 0
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            return await self._deliver_round(rows)
+        finally:
+            if busy and self.keep_share is not None:
+                await self.keep_share(loop.time() - started, BUSY_SHARE)
+
+    async def _deliver_round(self, rows: list[OutboxMessage]) -> int:
         by_channel: dict[str, list[OutboxMessage]] = {}
         for row in rows:
             by_channel.setdefault(row.channel, []).append(row)
-        results = await asyncio.gather(
-            *(self._deliver_channel(channel_rows) for channel_rows in by_channel.values())
-        )
+        self._sent = []
+        try:
+            results = await asyncio.gather(
+                *(self._deliver_channel(channel_rows) for channel_rows in by_channel.values())
+            )
+        finally:
+            sent, self._sent = self._sent, None
+            await self._mark_sent(sent)
         return sum(results)
+
+    async def _mark_sent(self, sent: list[tuple[OutboxMessage, str | None, str | None]]) -> None:
+        """Mark a round's sent rows in one transaction, not one each: a rush's receipts go
+        out as fast as they are recorded. (A crash before this commits leaves them `sending`;
+        once their lease ends the history check finds them posted, so none is sent twice.)"""
+        if not sent:
+            return
+        now = utcnow()
+        forget = [row.id for row, _, _ in sent if row.batch == FORGET_WHEN_SENT]
+        keep = [
+            {
+                "b_id": row.id,
+                "b_worker": self.worker_id,
+                "status": "sent",
+                "lease_until": None,
+                "error": None,
+                "result_ts": ts,
+                "result_channel": channel or row.channel,
+                "sent_at": now,
+            }
+            for row, ts, channel in sent
+            if row.batch != FORGET_WHEN_SENT
+        ]
+        # Retried, because losing the "sent" mark would mean a duplicate after the lease.
+        for attempt in range(5):
+            try:
+                async with self.db.queued_session() as session:
+                    if keep:
+                        connection = await session.connection()
+                        await connection.execute(
+                            update(OutboxMessage.__table__).where(  # type: ignore[attr-defined]
+                                col(OutboxMessage.id) == bindparam("b_id"),
+                                col(OutboxMessage.claimed_by) == bindparam("b_worker"),
+                            ),
+                            keep,
+                        )
+                    if forget:
+                        await session.exec(  # type: ignore[call-overload]
+                            delete(OutboxMessage).where(
+                                col(OutboxMessage.id).in_(forget),
+                                col(OutboxMessage.claimed_by) == self.worker_id,
+                            )
+                        )
+                return
+            except Exception:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.2 * 2**attempt)
 
     async def _deliver_channel(self, rows: Sequence[OutboxMessage]) -> int:
         done = 0
@@ -394,6 +469,10 @@ class OutboxWorker:
         if row.depends_on_id is not None:
             async with self.db.read_session() as session:
                 dependency = await session.get(OutboxMessage, row.depends_on_id)
+            for sent, ts, channel in self._sent or ():
+                if dependency is not None and sent.id == dependency.id:  # sent in this round
+                    dependency.status, dependency.result_ts = "sent", ts
+                    dependency.result_channel = channel or sent.channel
             if dependency is None or dependency.status == "failed":
                 await self._finish(row, status="failed", error="depends_on_failed")
                 return 1
@@ -424,6 +503,7 @@ class OutboxWorker:
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             status = exc.response.status_code if exc.response is not None else 0
+            self.metrics.slack_error(row.method, "ratelimited" if status == 429 else error)
             if status == 429 or error == "ratelimited":
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 self._rate_limited(row.method, row.channel, retry_after)
@@ -446,6 +526,11 @@ class OutboxWorker:
             return await self._retry_later(row, f"{type(exc).__name__}: {exc}")
         self._accepted(row.method)
         await self._finish(row, status="sent", ts=ts, channel=channel)
+        self.metrics.sent(
+            row.method,
+            receipt=row.dedup_key.startswith("receipt:"),
+            reminder=row.payload.get("render") == "reminder_dm",
+        )
         return 1
 
     def _accepted(self, method: str) -> None:
@@ -459,6 +544,7 @@ class OutboxWorker:
         """Slack said 429: this channel waits Retry-After; so does the whole method when
         several channels hear it at once (a workspace-wide limit)."""
         self.rate_limited += 1
+        self.metrics.rate_limited(method, retry_after)
         now = asyncio.get_running_loop().time()
         self._next_slot[channel] = now + retry_after
         recent = [
@@ -602,7 +688,10 @@ class OutboxWorker:
         error: str | None = None,
     ) -> None:
         self._renew_at.pop(row.id, None)  # type: ignore[arg-type]
-        if row.batch == FORGET_WHEN_SENT:
+        if status == "sent" and self._sent is not None:  # marked with the round's others
+            self._sent.append((row, ts, channel))
+            return
+        if row.batch == FORGET_WHEN_SENT:  # on every terminal outcome, sent or failed
             async with self.db.queued_session() as session:
                 await session.exec(  # type: ignore[call-overload]
                     delete(OutboxMessage).where(

@@ -16,6 +16,7 @@ from typing import Generic, Protocol, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.delivery.metrics import Metrics
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class TickContext(Protocol):
     """What the ticker needs of the services it hands each job (bot.core.services.Services)."""
 
     last_tick: datetime | None
+    metrics: Metrics
 
     def track(self, task: asyncio.Task[T]) -> asyncio.Task[T]: ...
 
@@ -52,7 +54,8 @@ async def run_ticks(services: C, ticks: Sequence[Tick[C]]) -> None:
     await services.give_way()  # a second or two late is fine; a missed ack is not
     for tick in ticks:
         try:
-            await tick.run(services)
+            with services.metrics.tick_seconds.labels(tick.name).time():
+                await tick.run(services)
         except Exception:  # one failing job must not stop the others or the ticker
             log.exception("tick %s failed", tick.name)
     services.last_tick = utcnow()  # for /healthz: a tick that never finishes is a stuck one

@@ -68,7 +68,7 @@ async def test_two_workers_claiming_at_once_take_different_submissions(harness: 
     assert {r.id for r in rest} == set(accepted) - ids_a - ids_b
 
 
-async def test_workers_record_every_accepted_answer_once_and_tell_each_member(
+async def test_workers_record_every_accepted_answer_once_and_send_each_member_a_receipt(
     harness: Harness,
 ) -> None:
     await launch(harness, CONSULTATION)
@@ -91,5 +91,4 @@ async def test_workers_record_every_accepted_answer_once_and_tell_each_member(
         receipts = [
             m for m in harness.slack.dm_messages(user) if "Edit my response" in str(m.blocks)
         ]
-        recorded = [m for m in harness.slack.ephemerals(user) if "recorded" in (m.text or "")]
-        assert (len(receipts), len(recorded)) == (1, 1), user
+        assert len(receipts) == 1, user  # (each was told "saved" in the modal, at the ack)

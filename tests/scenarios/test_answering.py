@@ -97,9 +97,12 @@ async def test_member_answers_gets_a_receipt_edits_and_both_revisions_are_kept(
         MEMBER, view, {**stance_values(view, "agree", "Workforce first <!channel> <@U123>")}
     )
     assert first.status == 200
+    # Saved the moment Slack is acked: the modal says so (and that a receipt follows), before
+    # the answer is recorded and the receipt sent.
+    assert first.json["response_action"] == "update"
+    saved = render_blocks_as_text(first.json["view"]["blocks"])
+    assert "is saved" in saved and "receipt" in saved
     await harness.settle()
-    confirmations = harness.slack.ephemerals(MEMBER, "C0ICSNET")
-    assert confirmations and "recorded" in text_of(confirmations[-1])
     receipt = harness.slack.dm_messages(MEMBER)[-1]
     receipt_text = text_of(receipt)
     assert "Agree" in receipt_text
@@ -288,7 +291,8 @@ async def test_someone_added_to_a_channel_after_launch_can_answer_at_once(
     response = await harness.driver.submit_view(OUTSIDER, view, values)
     await harness.settle()
 
-    assert response.status == 200 and response.json is None  # accepted: the modal closes
+    assert response.status == 200  # accepted: the modal says it is saved
+    assert "is saved" in render_blocks_as_text(response.json["view"]["blocks"])
     async with harness.services.db.session() as session:
         assert len((await session.exec(select(Response))).all()) == 1
 

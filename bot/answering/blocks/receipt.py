@@ -1,10 +1,18 @@
-"""The receipt a member gets by DM after responding, with an Edit button."""
+"""What a member is told about their response: "saved" at once when Slack is acked, then the
+receipt by DM (with an Edit button) once it is recorded."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    DividerBlock,
+    PlainTextObject,
+)
+from slack_sdk.models.views import View
 
 from bot.answering.answers import AnswerInput
 from bot.consultations.catalogue import ConsultationView
@@ -23,6 +31,33 @@ def confirmation_text(view: ConsultationView, revision: int) -> str:
         f":white_check_mark: Your response to *{escape(c.title)}* is {verb}. "
         f"You can edit it until {human_deadline(c.deadline, c.timezone)}."
     )
+
+
+SAVED_TITLE = "Response saved"
+
+
+def saved_text(view: ConsultationView) -> str:
+    """Said the moment a submission is safely stored (before it is recorded as a revision)."""
+    c = view.consultation
+    follows = (
+        "A receipt follows by DM" if c.anonymous else "A receipt with your answers follows by DM"
+    )
+    return (
+        f":white_check_mark: Your response to *{escape(c.title)}* is saved. {follows}; "
+        f"you can edit it until {human_deadline(c.deadline, c.timezone)}."
+    )
+
+
+def saved_modal(view: ConsultationView) -> dict[str, Any]:
+    """The view the modal shows once the submission is saved (the ack's response_action)."""
+    modal = View(
+        type="modal",
+        title=PlainTextObject(text=truncate(SAVED_TITLE, 24)),
+        close=PlainTextObject(text="Close"),
+        blocks=[section(saved_text(view))],
+    )
+    modal.validate_json()
+    return modal.to_dict()
 
 
 def receipt_message(

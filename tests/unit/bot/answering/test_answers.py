@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 
 from bot.answering.answers import (
@@ -7,12 +9,13 @@ from bot.answering.answers import (
     Submission,
     current_answers,
     record_submission,
+    record_submissions,
     validate_answers,
 )
 from bot.consultations.catalogue import add_consultation, get_consultation
 from bot.consultations.files import parse_consultation
 from storage.db import Database
-from storage.models import Answer, AnswerSelection, Response, ResponseRevision
+from storage.models import Answer, AnswerSelection, Response, ResponseRevision, utcnow
 
 FILE = """
 id: poll
@@ -130,3 +133,46 @@ async def test_validation_speaks_to_the_member(db: Database) -> None:
         "Please write your answer.",
     )
     assert validate_answers(consultation, _answers()) == {}
+
+
+async def test_a_batch_records_each_member_once_in_order_and_skips_a_retry(db: Database) -> None:
+    consultation = await _consultation(db)
+    async with db.session() as session:
+        await record_submission(
+            session,
+            Submission(consultation, _answers("Before"), user_id="U2", delivery_key="v:U2:a"),
+            anon_secret="k",
+        )
+    earlier = utcnow()
+    async with db.session() as session:
+        results = await record_submissions(
+            session,
+            [
+                Submission(consultation, _answers("First"), user_id="U1", delivery_key="v:U1:a"),
+                Submission(consultation, _answers("Before"), user_id="U2", delivery_key="v:U2:a"),
+                Submission(consultation, _answers("Edited"), user_id="U1", delivery_key="v:U1:b"),
+                Submission(consultation, _answers("Same"), user_id="U3", networks=["n1", "n1"]),
+                # Recorded late (a retry of an older submission): kept, but not made current.
+                Submission(
+                    consultation,
+                    _answers("Stale"),
+                    user_id="U1",
+                    submitted_at=earlier - timedelta(minutes=5),
+                ),
+            ],
+            anon_secret="k",
+        )
+    assert [(r.revision, r.changed) for r in results] == [
+        (1, True),
+        (1, False),  # the retried delivery stores nothing
+        (2, True),
+        (1, True),
+        (3, False),
+    ]
+    async with db.session() as session:
+        _, u1 = await current_answers(session, consultation, "U1")
+        u1_response = (await session.exec(select(Response).where(Response.user_id == "U1"))).one()
+        revisions = (await session.exec(select(ResponseRevision))).all()
+    assert u1["why"].comment == "Edited"
+    assert u1_response.revision_count == 3
+    assert len(revisions) == 5  # U2's one, U1's three, U3's one
