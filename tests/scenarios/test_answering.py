@@ -156,6 +156,29 @@ async def test_retried_submission_records_one_revision(harness: Harness) -> None
     assert len(revisions) == 1
 
 
+async def test_a_comment_with_an_invisible_nul_character_is_saved_without_it(
+    harness: Harness,
+) -> None:
+    """PostgreSQL refuses NUL in text: pasted into a comment, it must not cost the answer."""
+    await harness.add_consultation_file(
+        harness_examples("integrating-care.yaml"), id="ic-nul", deadline=future()
+    )
+    await launch(harness, "ic-nul")
+    assert harness.driver is not None
+    view = await harness.driver.open_modal_via(
+        MEMBER, "respond", message=post_in(harness, "C0ICSNET")
+    )
+    response = await harness.driver.submit_view(
+        MEMBER, view, stance_values(view, "agree", "Pasted\x00 from a PDF")
+    )
+    assert response.status == 200
+    assert "errors" not in (response.body or "")
+    await harness.settle()
+    async with harness.services.db.session() as session:
+        comments = [a.comment for a in (await session.exec(select(Answer))).all() if a.comment]
+    assert "Pasted from a PDF" in comments
+
+
 async def test_overlong_comment_is_refused_in_the_modal(harness: Harness) -> None:
     await harness.add_consultation_file(
         harness_examples("integrating-care.yaml"), id="ic-long", deadline=future()
