@@ -32,6 +32,7 @@ from bot.reporting.blocks import SHARE_ACTION
 from bot.reporting.summary import SummaryRefused, share_summary
 from bot.reporting.theme_blocks import QUESTION_ACTION
 from bot.reporting.theme_review import switch_question
+from bot.slack.copy import say
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await respond(
             response_type="ephemeral",
-            text="Sharing the summary in this channel.",
+            text=say("replies", "sharing_summary"),
             replace_original=False,
         )
 
@@ -168,7 +169,7 @@ def register_reminder_actions(app: AsyncApp, services: Services) -> None:
         except ConsultationError as exc:
             await respond(response_type="ephemeral", text=str(exc), replace_original=False)
             return
-        text = nudge_reply(outcome) or "There is no one left to nudge in that region."
+        text = nudge_reply(outcome) or say("replies", "nobody_left_to_nudge")
         await respond(response_type="ephemeral", text=text, replace_original=False)
 
     @app.action(HOME_CLOSE_ACTION)
@@ -213,7 +214,7 @@ def register_question_actions(app: AsyncApp, services: Services) -> None:
             await respond(response_type="ephemeral", text=str(exc), replace_original=False)
             return
         if question.answered_by is not None:
-            text = f"<@{question.answered_by}> has already answered this question."
+            text = say("replies", "already_answered_by", user_id=question.answered_by)
             await respond(response_type="ephemeral", text=text, replace_original=False)
             return
         view = answer_modal(consultation, question_id=question_id, text=question.text)

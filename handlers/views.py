@@ -19,11 +19,9 @@ from bot.engagement.blocks import ANSWER_BLOCK, ANSWER_CALLBACK, ANSWER_INPUT
 from bot.engagement.questions import answer_question
 from bot.reporting.theme_blocks import THEMES_CALLBACK
 from bot.reporting.theme_review import submit_review
-from bot.slack.text import escape
+from bot.slack.copy import say
 
 log = logging.getLogger(__name__)
-
-NOT_SAVED = "We could not save this just now; nothing was lost here. Please press Submit again."
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
@@ -41,7 +39,8 @@ def register(app: AsyncApp, services: Services) -> None:
         view = body.get("view")
         if not user_id or not isinstance(view, dict):
             await ack(
-                response_action="update", view=info_modal("Not recorded", "Please try again.")
+                response_action="update",
+                view=info_modal(say("replies", "title_not_recorded"), say("replies", "try_again")),
             )
             return
         try:
@@ -55,9 +54,16 @@ def register(app: AsyncApp, services: Services) -> None:
                 None,
             )
             if first_input is None:
-                await ack(response_action="update", view=info_modal("Not recorded", NOT_SAVED))
+                await ack(
+                    response_action="update",
+                    view=info_modal(
+                        say("replies", "title_not_recorded"), say("replies", "not_saved")
+                    ),
+                )
             else:
-                await ack(response_action="errors", errors={first_input: NOT_SAVED})
+                await ack(
+                    response_action="errors", errors={first_input: say("replies", "not_saved")}
+                )
             return
         if outcome.errors:
             await ack(response_action="errors", errors=outcome.errors)
@@ -67,7 +73,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if not outcome.accepted_id or outcome.saved_view is None:
             await ack(
-                response_action="update", view=info_modal("Not recorded", "Please try again.")
+                response_action="update",
+                view=info_modal(say("replies", "title_not_recorded"), say("replies", "try_again")),
             )
             return
         # Accepted: the submission is in the inbox, durable, so the modal says "saved" now;
@@ -80,7 +87,10 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id = (body.get("user") or {}).get("id") or ""
         decision = authorize(await resolve_actor(services.db, user_id), "new")
         if not decision:
-            await ack(response_action="update", view=info_modal("Not allowed", decision.reason))
+            await ack(
+                response_action="update",
+                view=info_modal(say("replies", "title_not_allowed"), decision.reason),
+            )
             return
         view = body.get("view") or {}
         try:
@@ -110,9 +120,13 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack(
             response_action="update",
             view=info_modal(
-                "Created",
-                f"*{escape(consultation.title)}* is saved as `{consultation.id}`. "
-                f"Launch it with `/consult launch {consultation.id}` when you are ready.",
+                say("replies", "title_created"),
+                say(
+                    "replies",
+                    "consultation_created",
+                    title=consultation.title,
+                    consultation_id=consultation.id,
+                ),
             ),
         )
 
@@ -122,18 +136,27 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id = (body.get("user") or {}).get("id") or ""
         decision = authorize(await resolve_actor(services.db, user_id), "answer_question")
         if not decision:
-            await ack(response_action="update", view=info_modal("Not allowed", decision.reason))
+            await ack(
+                response_action="update",
+                view=info_modal(say("replies", "title_not_allowed"), decision.reason),
+            )
             return
         view = body.get("view") or {}
         try:
             question_id = int(str(view.get("private_metadata")))
         except ValueError:
-            await ack(response_action="update", view=info_modal("Not sent", "Please try again."))
+            await ack(
+                response_action="update",
+                view=info_modal(say("replies", "title_not_sent"), say("replies", "try_again")),
+            )
             return
         values = (view.get("state") or {}).get("values") or {}
         text = ((values.get(ANSWER_BLOCK) or {}).get(ANSWER_INPUT) or {}).get("value") or ""
         if not str(text).strip():
-            await ack(response_action="errors", errors={ANSWER_BLOCK: "Write an answer first."})
+            await ack(
+                response_action="errors",
+                errors={ANSWER_BLOCK: say("replies", "write_an_answer_first")},
+            )
             return
         try:
             answered = await answer_question(services, question_id, user_id, str(text))
@@ -145,17 +168,16 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(
                 response_action="update",
                 view=info_modal(
-                    "Already answered",
-                    f"<@{who}> answered this question first; your answer was not sent.",
+                    say("replies", "title_already_answered"),
+                    say("replies", "answered_first_by", user_id=who),
                 ),
             )
             return
         await ack(
             response_action="update",
             view=info_modal(
-                "Answer sent",
-                f"Sent to <@{answered.question.asked_by}>. I've DMed you a button to add it "
-                "to the FAQ.",
+                say("replies", "title_answer_sent"),
+                say("replies", "answer_sent_to", user_id=answered.question.asked_by),
             ),
         )
 
@@ -164,7 +186,10 @@ def register(app: AsyncApp, services: Services) -> None:
         user_id = (body.get("user") or {}).get("id") or ""
         view = body.get("view")
         if not isinstance(view, dict):
-            await ack(response_action="update", view=info_modal("Themes", "Please try again."))
+            await ack(
+                response_action="update",
+                view=info_modal(say("replies", "title_themes"), say("replies", "try_again")),
+            )
             return
         outcome = await submit_review(services, user_id, view)
         if outcome.errors:

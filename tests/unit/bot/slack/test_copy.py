@@ -50,3 +50,15 @@ def test_a_partial_launch_says_which_channels_failed_and_what_to_do() -> None:
         "• <#C1>: `not_in_channel` — invite the bot to the channel, then launch again",
         "• <#C2>: `is_archived` — the channel is archived",
     ]
+
+
+def test_every_reply_renders_and_titles_fit_a_modal() -> None:
+    module = _environment().get_template("messages/replies.j2").module
+    macros = {name: m for name, m in vars(module).items() if isinstance(m, Macro)}
+    assert {"try_again", "not_saved", "consultation_created", "answer_sent_to"} <= set(macros)
+    for name, macro in macros.items():
+        values = {arg: "<!channel>" for arg in macro.arguments}
+        text = say("replies", name, **values)
+        assert text and "<!channel>" not in text, name
+        if name.startswith("title_"):
+            assert len(text) <= 24, name  # Slack's limit on a modal's title
