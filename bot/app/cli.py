@@ -194,10 +194,13 @@ def consultation_list() -> None:
     table = Table("id", "title", "status", "deadline", "questions", "respondents")
     for item in items:
         c = item.consultation
+        status = c.status
+        if c.status == "draft" and c.launch_at is not None:
+            status = f"scheduled for {human_deadline(c.launch_at, c.timezone)}"
         table.add_row(
             c.id,
             c.title,
-            c.status,
+            status,
             human_deadline(c.deadline, c.timezone),
             str(item.question_count),
             str(item.respondents),
@@ -205,7 +208,7 @@ def consultation_list() -> None:
     console.print(table)
 
 
-# --- consultation lifecycle: launch, close, extend (bot/consultations/lifecycle.py, bot/engagement/reminders.py) ---
+# --- consultation lifecycle: launch, close, extend (bot/consultations/) ---
 
 
 @consultation_app.command("launch")

@@ -105,6 +105,16 @@ def test_good_file_is_added_and_listed(workdir: Path, runner: CliRunner) -> None
     assert "draft" in listed.stdout
 
 
+def test_a_scheduled_consultation_is_listed_with_its_launch_time(
+    workdir: Path, runner: CliRunner
+) -> None:
+    path = write(workdir, "scheduled.yaml", GOOD + "launch_at: 2021-01-04T09:30\n")
+    assert runner.invoke(app, ["consultation", "add", str(path)]).exit_code == 0
+    listed = runner.invoke(app, ["consultation", "list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert "scheduled for Monday 4 January 2021, 9:30am" in listed.stdout
+
+
 def test_adding_the_same_id_twice_exits_1(workdir: Path, runner: CliRunner) -> None:
     path = write(workdir, "good.yaml", GOOD)
     assert runner.invoke(app, ["consultation", "add", str(path)]).exit_code == 0
