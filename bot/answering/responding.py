@@ -234,19 +234,6 @@ class SubmitOutcome:
     saved_view: dict[str, Any] | None = None
 
 
-def without_nul(value: Any) -> Any:
-    """`value` with every NUL character taken out of its strings. A NUL can be pasted into a
-    text box (or forged), and PostgreSQL refuses it in text and JSON: the member would be told
-    "not saved" for a character nobody can see."""
-    if isinstance(value, str):
-        return value.replace("\x00", "")
-    if isinstance(value, dict):
-        return {without_nul(k): without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [without_nul(v) for v in value]
-    return value
-
-
 async def accept_submission(
     services: Services, user_id: str, view_payload: dict[str, Any], delivery_key: str | None
 ) -> SubmitOutcome:
@@ -267,7 +254,7 @@ async def accept_submission(
     except ConsultationError as exc:
         return SubmitOutcome(replace_view=info_modal("Not available", str(exc)))
     state = ((view_payload.get("state") or {}).get("values")) or {}
-    state = without_nul(state) if isinstance(state, dict) else {}
+    state = state if isinstance(state, dict) else {}
     parsed = parse_submission(view, state)
     if not is_open_for_answers(view.consultation):
         # Nothing is silently lost: the member gets their text back to send another way.

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -100,6 +100,21 @@ class TrackListeners(AsyncListenerStartHandler):
             self.services.track(task)
 
 
+def drop_nul_characters(value: Any) -> Any:
+    """`value` with every NUL character taken out of its strings (keys too), in place where it
+    is a dict or list. A NUL can be pasted into a text box, or forged; PostgreSQL refuses it in
+    text and JSON, so a member would be told "not saved" for a character nobody can see."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        for key in list(value):
+            item = drop_nul_characters(value.pop(key) if "\x00" in str(key) else value[key])
+            value[drop_nul_characters(key)] = item
+    elif isinstance(value, list):
+        value[:] = [drop_nul_characters(item) for item in value]
+    return value
+
+
 def build_app(
     services: Services, subcommands: Sequence[Subcommand], *, signing_secret: str
 ) -> AsyncApp:
@@ -109,6 +124,14 @@ def build_app(
     )
     app.listener_runner.listener_start_handler = TrackListeners(services)
     app.metrics = services.metrics
+
+    @app.middleware
+    async def without_nul_characters(
+        body: dict[str, Any], next: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        # After Bolt has checked the signature over the raw body: every listener sees clean text.
+        drop_nul_characters(body)
+        return await next()
 
     @app.error
     async def on_error(

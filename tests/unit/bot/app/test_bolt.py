@@ -21,3 +21,19 @@ def test_refusals_and_failures_are_told_apart() -> None:
     assert outcome_of(BoltResponse(status=401, body="")) == "refused"
     assert outcome_of(BoltResponse(status=500, body="")) == "error"
     assert outcome_of(None) == "error"  # the dispatch raised
+
+
+def test_nul_characters_are_taken_out_of_every_string_of_a_payload() -> None:
+    from bot.app.bolt import drop_nul_characters
+
+    body = {
+        "text": "ask ic Why\x00?",
+        "view": {"state": {"values": {"b\x00": {"a": {"value": "x\x00y"}}}}},
+        "list": ["\x00", 3, None],
+    }
+    assert drop_nul_characters(body) is body  # cleaned in place: Bolt's listeners get this dict
+    assert body == {
+        "text": "ask ic Why?",
+        "view": {"state": {"values": {"b": {"a": {"value": "xy"}}}}},
+        "list": ["", 3, None],
+    }
