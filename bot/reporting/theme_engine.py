@@ -6,7 +6,9 @@ A policy officer reading a pile of responses does three things this module imita
    says "we support Option 2, and also the timetable is too tight" has made two points;
 2. sorts the points into themes, as many as the material supports (not a fixed number), and
    codes each comment to every theme one of its points belongs to;
-3. names each theme with a short phrase that members themselves used, and picks quotes.
+3. names each theme with a heading in members' own words: the noun phrase around the theme's
+   key terms that most of its members used ("Pooled budgets for health and social care",
+   "Workforce levers for the ICS"), and picks quotes.
 
 Everything is deterministic for the same input and seed, runs offline on numpy, scipy and
 scikit-learn only, and stays fast on large inputs: the vocabulary and the topics are learnt on a
@@ -151,14 +153,14 @@ _FUNCTION_WORDS: Final[frozenset[str]] = frozenset(
 # (none ships offline) these lists and the suffix rules below are what keep labels noun phrases.
 _VERB_STEMS: Final = """
     add agree allow apply ask become bring build carry cause come continue create decide deliver
-    depend deserve develop differ do enable ensure exist expect explain get give go happen
+    depend deserve develop differ do enable ensure exist expect explain get give go happen help
     improve include invest involve keep know leave let lose make mean prevent provide
-    publish put raise recover reduce reflect relate remain remove require run say see seem show
+    publish push put raise recover reduce reflect relate remain remove require run say see seem show
     simplify sit suggest take tell tend try understand underwrite want write
     """.split()
 _IRREGULAR_VERBS: Final = """
     became brought built came did done gave given gone got kept knew known left lost made meant
-    put ran said saw seen shown sat taken told took tried wrote is
+    put ran said saw seen shown sat taken told took tried wrote is ends
     """.split()
 
 
@@ -182,6 +184,8 @@ _ADJECTIVES: Final[frozenset[str]] = frozenset(
     new old other own poor possible primary proper public real right same secondary separate
     several simple single slow small social statutory strong sufficient true unable unsafe
     urgent voluntary whole wide wider wrong
+    bigger closer easier faster greater harder higher longer lower quicker simpler smaller
+    stronger
     """.split()
 )
 _ADJECTIVE_ENDINGS: Final = ("ous", "ful", "ical", "ial", "onal", "able", "ible", "less")
@@ -678,12 +682,17 @@ def _label_themes(
         shared_scores.append(shared)
 
     def widen(key: str, theme: int) -> str:
-        """The longest phrase around ``key`` that at least half its respondents used."""
+        """The longest phrase around ``key`` that at least half its respondents used and that
+        adds one of the theme's key terms ("pooled budgets" + "for health and social care", but
+        not "organisational boundaries" + "in the middle")."""
         floor = max(_MIN_LABEL_RESPONDENTS, math.ceil(_WIDEN_SHARE * support(key, theme)))
         wider = [
             other
             for other in scores[theme]
-            if other != key and _contains(other, key) and support(other, theme) >= floor
+            if other != key
+            and _contains(other, key)
+            and support(other, theme) >= floor
+            and any(key_terms[theme].get(w) for w in set(other.split()) - set(key.split()))
         ]
         if not wider:
             return key
