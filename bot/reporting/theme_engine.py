@@ -565,6 +565,12 @@ def _phrases_of(text: str) -> set[tuple[str, str, bool]]:
                 break
             if _looks_adjectival(word):
                 continue  # may sit inside a phrase, never end it
+            if (
+                j + 1 < len(words)
+                and lowered[j + 1] == "of"
+                and not _crosses_punctuation(text, words[j], words[j + 1])
+            ):
+                continue  # "the middle", "the Secretary": the phrase goes on ("of State")
             run = words[i : j + 1]
             surface = " ".join(w for w, _ in run)
             key = " ".join(_stem(w.lower()) for w, _ in run)
