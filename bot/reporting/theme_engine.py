@@ -6,7 +6,9 @@ A policy officer reading a pile of responses does three things this module imita
    says "we support Option 2, and also the timetable is too tight" has made two points;
 2. sorts the points into themes, as many as the material supports (not a fixed number), and
    codes each comment to every theme one of its points belongs to;
-3. names each theme with a short phrase that members themselves used, and picks quotes.
+3. names each theme with a heading in members' own words: the noun phrase around the theme's
+   key terms that most of its members used ("Pooled budgets for health and social care",
+   "Workforce levers for the ICS"), and picks quotes.
 
 Everything is deterministic for the same input and seed, runs offline on numpy, scipy and
 scikit-learn only, and stays fast on large inputs: the vocabulary and the topics are learnt on a
@@ -126,30 +128,69 @@ _OPINION_WORDS: Final[frozenset[str]] = frozenset(
     }
 )
 _STOP_WORDS: Final[frozenset[str]] = frozenset(ENGLISH_STOP_WORDS | _OPINION_WORDS)
-# Short words that may sit *inside* a label phrase ("budgets for health and social care") but never
-# start or end it.
-_LABEL_JOINERS: Final[frozenset[str]] = frozenset({"and", "for", "of", "in", "on", "to", "with"})
-_NEVER_LAST: Final[frozenset[str]] = frozenset({"plus", "including", "via", "versus", "etc"})
-# Common English verbs, which neither start nor end a heading ("Simplify section 75", "Staff
-# recover"), and adjectives, which may start one ("Proper backfill") but never end it ("Local").
-# General English, not tied to any consultation: without a part-of-speech tagger (none ships
-# offline) these lists are what keep labels noun phrases.
-_VERBS: Final[frozenset[str]] = frozenset(
-    """
-    allow allowed allows ask asked bring brings build builds cause change changes come comes
-    create creates cut cuts deliver delivers delay develop did do does ensure ensures fix fixes
-    get gets give gives go goes hold holds help helps invest keep keeps know knows lead leads
-    leave let lets look looks lose make makes mean means move moves prevent provide provides put
-    puts raise raises recover reduce remain remove run runs see seems set sets simplify sit sits
-    start stop take takes tell tried try turn understand use used uses work works write
+# Words that may sit *inside* a label phrase ("budgets for health and social care") but never
+# start or end it; "the" only straight after a preposition ("levers for the ICS").
+_LABEL_JOINERS: Final[frozenset[str]] = frozenset(
+    {"and", "for", "of", "in", "on", "to", "with", "between", "across"}
+)
+_INNER_DETERMINERS: Final[frozenset[str]] = frozenset({"the"})
+_PREPOSITIONS: Final[frozenset[str]] = _LABEL_JOINERS - {"and"}
+_PARTICLES: Final[frozenset[str]] = frozenset({"up", "out", "down", "off"})
+# English function words (determiners, pronouns, prepositions, conjunctions, auxiliaries), which
+# break a noun phrase: scikit-learn's stop words less the nouns and adjectives it also lists
+# ("system", "part", "whole"), which make good headings.
+_FUNCTION_WORDS: Final[frozenset[str]] = frozenset(
+    (
+        ENGLISH_STOP_WORDS
+        - {"system", "interest", "part", "amount", "side", "detail", "bill", "name", "front"}
+        - {"top", "bottom", "fire", "mill", "whole", "full"}
+    )
+    | {"must", "shall", "including", "plus", "via", "versus", "vs", "etc", "let", "lets", "fewer"}
+)
+# Common English verbs, which break a noun phrase ("Backlog means clinics run", "ICS gets real
+# levers"), and adjectives, which may start a heading ("Proper backfill") but never end it
+# ("Local"). General English, not tied to any consultation: without a part-of-speech tagger
+# (none ships offline) these lists and the suffix rules below are what keep labels noun phrases.
+_VERB_STEMS: Final = """
+    add agree allow apply ask become bring build carry cause come continue create decide deliver
+    depend deserve develop differ do enable ensure exist expect explain get give go happen help
+    improve include invest involve keep know leave let lose make mean prevent provide
+    publish push put raise recover reduce reflect relate remain remove require run say see seem show
+    simplify sit suggest take tell tend try understand underwrite want write
     """.split()
+_IRREGULAR_VERBS: Final = """
+    became brought built came did done gave given gone got kept knew known left lost made meant
+    put ran said saw seen shown sat taken told took tried wrote is ends
+    """.split()
+
+
+def _verb_forms(stem: str) -> set[str]:
+    """The base and third-person forms of a verb ("carry", "carries"; "fix", "fixes")."""
+    if stem.endswith("y") and stem[-2:-1] not in "aeiou":
+        return {stem, stem[:-1] + "ies"}
+    if stem.endswith(("s", "sh", "ch", "x", "o")):
+        return {stem, stem + "es"}
+    return {stem, stem + "s"}
+
+
+_VERBS: Final[frozenset[str]] = frozenset(
+    {form for stem in _VERB_STEMS for form in _verb_forms(stem)} | set(_IRREGULAR_VERBS)
 )
 _ADJECTIVES: Final[frozenset[str]] = frozenset(
     """
-    bad best better big clear different easier easy full good great hard huge key large local
-    main many much national new old other own poor proper real right same several simple small
-    strong true whole wide wider wrong
+    able active alike bad best better big clear complex current difficult different early easier
+    easy effective equal essential existing extra fair far full good great hard high huge
+    important joint key large late likely long low main many mental much national necessary
+    new old other own poor possible primary proper public real right same secondary separate
+    several simple single slow small social statutory strong sufficient true unable unsafe
+    urgent voluntary whole wide wider wrong
+    bigger closer easier faster greater harder higher longer lower quicker simpler smaller
+    stronger
     """.split()
+)
+_ADJECTIVE_ENDINGS: Final = ("ous", "ful", "ical", "ial", "onal", "able", "ible", "less")
+_LY_NOUNS: Final[frozenset[str]] = frozenset(
+    {"family", "supply", "assembly", "monopoly", "anomaly"}
 )
 
 
@@ -164,13 +205,22 @@ _MIN_TOPIC_SHARE: Final = 0.2  # a point explained less than this by every theme
 _SECOND_THEME_RATIO: Final = 0.5  # a point also counts in a theme explaining half its best
 _MIN_THEME_SHARE: Final = 0.02  # themes raised by fewer respondents than this are folded away
 _MIN_THEME_RESPONDENTS: Final = 3
-_MAX_LABEL_WORDS: Final = 6
+_MAX_LABEL_WORDS: Final = 7  # "pooled budgets for health and social care"
+_MAX_LABEL_CONTENT_WORDS: Final = 5
+_MIN_LABEL_RESPONDENTS: Final = 2  # a label is wording at least two respondents used, if any
+_WIDEN_SHARE: Final = 0.5  # a longer phrase replaces a label if half its respondents used it
+_OFF_TOPIC_WEIGHT: Final = 0.25  # a phrase without any of the theme's key terms
+_LABEL_KEY_TERMS: Final = 10
+# A phrase several times likelier inside a theme than outside is distinctive enough: beyond that,
+# lift only says it is rarer elsewhere, which should not outweigh how many members used it.
+_LIFT_CAP: Final = 4.0
+_OPENING_WEIGHT: Final = 1.25
 _QUESTION_WORD_SHARE: Final = 0.3  # a word in more of the points names the question…
 _MAX_UNCODED_SHARE: Final = 0.5  # …unless leaving such words out leaves most comments uncoded
 _FEW_SUBJECTS_WORD_SHARE: Final = 0.7
 # A heading of two to four words reads like a policy officer's ("Duty to collaborate", "Social
 # care funding"); a single word ("Money", "Local") rarely does, so it needs a far stronger claim.
-_LENGTH_WEIGHT: Final[dict[int, float]] = {1: 0.3, 2: 1.0, 3: 1.3, 4: 1.45}
+_LENGTH_WEIGHT: Final[dict[int, float]] = {1: 0.3, 2: 1.0, 3: 1.3, 4: 1.45, 5: 1.55}
 
 _TOKEN_RE: Final = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]|\d+")
 # Where one point ends and the next begins: sentence ends, semicolons, line breaks and bullets,
@@ -441,43 +491,91 @@ def _code_points(shares: np.ndarray) -> list[list[int]]:
 @dataclass(slots=True)
 class _PhraseStats:
     surfaces: Counter[str]
-    points_by_theme: Counter[int]
+    points_by_theme: Counter[int]  # -1: all points
+    openings_by_theme: Counter[int]  # points of the theme that open with the phrase
+    respondents_by_theme: dict[int, set[str]]
 
 
-def _phrases_of(text: str) -> set[tuple[str, str]]:
-    """(normalised key, surface text) of each noun-phrase-like run of the member's own words.
-
-    A phrase starts and ends on a content word and may hold a few joining words inside it, so
-    "pooled budgets for health and social care" qualifies but "budgets for" does not.
-    """
-    words = [(m.group(), m.start()) for m in _TOKEN_RE.finditer(text)]
-    found: set[tuple[str, str]] = set()
-    for i, (first, _) in enumerate(words):
-        if first.lower() in _STOP_WORDS or first.lower() in _VERBS or first.isdigit():
-            continue
-        for j in range(i, min(i + _MAX_LABEL_WORDS, len(words))):
-            word = words[j][0].lower()
-            if j > i and _crosses_punctuation(text, words[j - 1], words[j]):
-                break
-            if word in _STOP_WORDS and word not in _LABEL_JOINERS:
-                break
-            if word in _LABEL_JOINERS or word in _NEVER_LAST or word in _VERBS | _ADJECTIVES:
-                continue  # may sit inside a phrase, never end it
-            if word.endswith("ly") or _looks_adjectival(word):
-                continue
-            if "'" in word or "’" in word:  # "i'd", "don't": speech, not a subject
-                break
-            run = words[i : j + 1]
-            surface = " ".join(w for w, _ in run)
-            key = " ".join(_stem(w.lower()) for w, _ in run)
-            found.add((key, surface))
-    return found
+def _is_adverb(word: str) -> bool:
+    return len(word) > 4 and word.endswith("ly") and word not in _LY_NOUNS
 
 
 def _looks_adjectival(word: str) -> bool:
     """Endings that mostly mark adjectives and participles ("specialised", "financial",
-    "pooled"): a heading does not end on one, though it may start with one."""
-    return len(word) > 4 and word.endswith(("ed", "ous", "ful", "ical", "ial"))
+    "pooled", "regional"): a heading does not end on one, though it may start with one."""
+    if word in _ADJECTIVES:
+        return True
+    if len(word) > 4 and word.endswith("ed") and not word.endswith("eed"):
+        return True
+    return len(word) > 5 and word.endswith(_ADJECTIVE_ENDINGS)
+
+
+def _never_in_label(word: str) -> bool:
+    """Words that break a noun phrase wherever they stand: function words, opinion words,
+    common verbs, adverbs and contractions ("don't")."""
+    return (
+        word in _FUNCTION_WORDS
+        or word in _OPINION_WORDS
+        or word in _VERBS
+        or _is_adverb(word)
+        or "'" in word
+        or "’" in word
+    )
+
+
+def _phrases_of(text: str) -> set[tuple[str, str, bool]]:
+    """(normalised key, surface text, opens the point) of each well-formed noun phrase in the
+    member's words; a phrase opens the point when only function words come before it.
+
+    A phrase starts on a noun- or adjective-like word, ends on a noun-like word, holds no verb,
+    function word or adverb, and may hold joining words inside it ("for", "of", "and", "the"
+    after a joiner), so "pooled budgets for health and social care" and "workforce levers for
+    the ICS" qualify but "budgets for", "represented on ICS boards" and "backlog means clinics
+    run" do not. Without a part-of-speech tagger (none ships offline) these generic English
+    word lists and suffix rules are what keep labels noun phrases.
+    """
+    words = [(m.group(), m.start()) for m in _TOKEN_RE.finditer(text)]
+    lowered = [w.lower() for w, _ in words]
+    found: set[tuple[str, str, bool]] = set()
+    opening = 0  # words before this index are all function words
+    while opening < len(lowered) and lowered[opening] in _FUNCTION_WORDS:
+        opening += 1
+    for i, first in enumerate(lowered):
+        if first.isdigit() or first in _LABEL_JOINERS or _never_in_label(first):
+            continue
+        content = 0
+        for j in range(i, min(i + _MAX_LABEL_WORDS, len(words))):
+            word = lowered[j]
+            if j > i and _crosses_punctuation(text, words[j - 1], words[j]):
+                break
+            if word in _LABEL_JOINERS:
+                if j == i + 1 and _looks_adjectival(first):
+                    break  # "represented on", "keen for": a participle or adjective, not a noun
+                continue
+            if word in _PARTICLES and j == i + 1 and first.endswith("ing"):
+                continue  # "setting up pooled budgets", "joining up services"
+            if word in _INNER_DETERMINERS and lowered[j - 1] in _PREPOSITIONS:
+                continue  # "levers for the ICS"
+            if _never_in_label(word):
+                break
+            if word.isdigit() and (j == i or lowered[j - 1] in _LABEL_JOINERS):
+                break
+            content += 1
+            if content > _MAX_LABEL_CONTENT_WORDS:
+                break
+            if _looks_adjectival(word):
+                continue  # may sit inside a phrase, never end it
+            if (
+                j + 1 < len(words)
+                and lowered[j + 1] == "of"
+                and not _crosses_punctuation(text, words[j], words[j + 1])
+            ):
+                continue  # "the middle", "the Secretary": the phrase goes on ("of State")
+            run = words[i : j + 1]
+            surface = " ".join(w for w, _ in run)
+            key = " ".join(_stem(w.lower()) for w, _ in run)
+            found.add((key, surface, i == opening))
+    return found
 
 
 def _crosses_punctuation(text: str, left: tuple[str, int], right: tuple[str, int]) -> bool:
@@ -485,92 +583,190 @@ def _crosses_punctuation(text: str, left: tuple[str, int], right: tuple[str, int
     return any(ch in between for ch in ",.;:!?()/\n") or " - " in between
 
 
-def _sentence_case(surfaces: Counter[str]) -> str:
-    """The members' most common wording, capitalised as a heading: acronyms kept, first letter up."""
+def _proper_nouns(texts: Sequence[str]) -> frozenset[str]:
+    """Words members capitalise inside a sentence more often than not ("England", "State"):
+    names, which a heading keeps capitalised."""
+    capitalised = Counter[str]()
+    lower = Counter[str]()
+    for text in texts:
+        for match in _TOKEN_RE.finditer(text):
+            word = match.group()
+            before = text[: match.start()].rstrip()
+            if not before or before[-1] in '.!?:;"“(•*-':
+                continue  # a sentence's first word is capitalised whatever it is
+            (capitalised if word[:1].isupper() else lower)[word.lower()] += 1
+    return frozenset(w for w, n in capitalised.items() if n > lower[w])
+
+
+def _sentence_case(surfaces: Counter[str], names: frozenset[str] = frozenset()) -> str:
+    """The members' most common wording, capitalised as a heading: acronyms and names kept,
+    first letter up."""
     surface = max(surfaces.items(), key=lambda item: (item[1], item[0]))[0]
     words = []
     for word in surface.split():
         # Acronyms keep their capitals, plural ones too ("GPs", "CCGs"), and so do numbers.
         capitals = sum(ch.isupper() for ch in word)
         keep_case = capitals >= 2 or any(ch.isdigit() for ch in word)
-        words.append(word if keep_case else word.lower())
+        if word.lower() in names:
+            words.append(word[:1].upper() + word[1:])
+        else:
+            words.append(word if keep_case else word.lower())
     text = " ".join(words)
     return text[:1].upper() + text[1:]
 
 
+def _content_count(key: str) -> int:
+    return sum(w not in _LABEL_JOINERS | _INNER_DETERMINERS | _PARTICLES for w in key.split())
+
+
+def _contains(longer: str, shorter: str) -> bool:
+    return f" {shorter} " in f" {longer} "
+
+
 def _label_themes(
-    point_texts: Sequence[str], point_themes: Sequence[Sequence[int]], n_themes: int
+    point_texts: Sequence[str],
+    point_themes: Sequence[Sequence[int]],
+    point_owners: Sequence[str],
+    key_terms: Sequence[dict[str, float]],
 ) -> tuple[list[str], list[list[str]]]:
     """A distinct label for each theme and the next few phrases that characterise it.
 
-    A phrase scores by how many of the theme's points use it times how much more often it is
-    used inside the theme than outside (lift), with longer phrases preferred because a heading
-    of three or four words reads like a policy officer's and a single word does not.
+    A label is a noun phrase from the members' own wording around the theme's key terms
+    (``key_terms``: stems of its strongest topic words, weighted by their share of the topic's
+    strongest). A phrase scores by how many of the theme's respondents used it, times how much
+    more often it is used inside the theme than outside (lift), times the weight of its most
+    central key term, longer phrases preferred; the winner is then widened to the longest phrase
+    around it that keeps at least half its respondents, so "pooled budgets" becomes "pooled
+    budgets for health and social care" when members wrote that. A single word is a last resort.
     """
+    n_themes = len(key_terms)
     stats: dict[str, _PhraseStats] = {}
     points_in_theme = Counter[int]()
-    for text, themes in zip(point_texts, point_themes, strict=True):
+    for text, themes, owner in zip(point_texts, point_themes, point_owners, strict=True):
         points_in_theme.update(themes)
-        for key, surface in _phrases_of(text):
+        for key, surface, opens in _phrases_of(text):
             entry = stats.get(key)
             if entry is None:
-                entry = stats[key] = _PhraseStats(Counter(), Counter())
+                entry = stats[key] = _PhraseStats(Counter(), Counter(), Counter(), {})
             entry.surfaces[surface] += 1
             for theme in themes:
                 entry.points_by_theme[theme] += 1
-            entry.points_by_theme[-1] += 1  # all points
+                entry.openings_by_theme[theme] += opens
+                entry.respondents_by_theme.setdefault(theme, set()).add(owner)
+            entry.points_by_theme[-1] += 1
     n_points = max(1, len(point_texts))
+    names = _proper_nouns(point_texts)
 
-    ranked: list[list[tuple[float, str]]] = []
-    one_offs: list[list[tuple[float, str]]] = []  # phrases used once in the theme: last resort
+    def support(key: str, theme: int) -> int:
+        return len(stats[key].respondents_by_theme.get(theme, ()))
+
+    scores: list[dict[str, float]] = []
+    shared_scores: list[dict[str, float]] = []
     for theme in range(n_themes):
         size = max(1, points_in_theme[theme])
-        scored: list[tuple[float, str]] = []
-        rare: list[tuple[float, str]] = []
+        terms = key_terms[theme]
+        scored: dict[str, float] = {}
+        shared: dict[str, float] = {}
         for key, entry in stats.items():
             inside = entry.points_by_theme[theme]
             if inside < 1:
                 continue
             lift = (inside / size) / (entry.points_by_theme[-1] / n_points)
+            on_topic = max([_OFF_TOPIC_WEIGHT, *(terms.get(w, 0.0) for w in key.split())])
+            length = _LENGTH_WEIGHT[min(_content_count(key), len(_LENGTH_WEIGHT))]
             if lift <= 1.0 and n_themes > 1:
+                if " " in key:  # wording every theme uses: only to describe a lone word
+                    shared[key] = support(key, theme) * length * on_topic
                 continue
             # A lone theme holds every point, so lift says nothing: how often a phrase is used does.
-            distinct = math.log(lift) if n_themes > 1 else 1.0
-            score = (inside / size) * distinct * _LENGTH_WEIGHT[min(len(key.split()), 4)]
-            (scored if inside >= 2 else rare).append((score, key))
-        scored.sort(key=lambda item: (-item[0], item[1]))
-        rare.sort(key=lambda item: (-item[0], item[1]))
-        ranked.append(scored)
-        one_offs.append(rare)
+            distinct = math.log(min(lift, _LIFT_CAP)) if n_themes > 1 else 1.0
+            # What a member opens a point with is usually what the point is about.
+            opens = entry.openings_by_theme[theme] * 2 >= inside
+            subject = _OPENING_WEIGHT if opens else 1.0
+            scored[key] = support(key, theme) * distinct * length * on_topic * subject
+        scores.append(scored)
+        shared_scores.append(shared)
+
+    def widen(key: str, theme: int) -> str:
+        """The longest phrase around ``key`` that at least half its respondents used and that
+        adds one of the theme's key terms ("pooled budgets" + "for health and social care", but
+        not "organisational boundaries" + "in the middle")."""
+        floor = max(_MIN_LABEL_RESPONDENTS, math.ceil(_WIDEN_SHARE * support(key, theme)))
+        wider = [
+            other
+            for other in scores[theme]
+            if other != key
+            and _contains(other, key)
+            and support(other, theme) >= floor
+            and any(key_terms[theme].get(w) for w in set(other.split()) - set(key.split()))
+        ]
+        if not wider:
+            return key
+        return max(wider, key=lambda k: (len(k.split()), support(k, theme), k))
+
+    def candidates(theme: int) -> list[str]:
+        """Phrases in the order they are tried as the theme's label: recurring phrases of
+        several words, widened; then phrases one respondent used; then the members' wording
+        around the theme's strongest single words ("workforce planning" rather than "Staff"),
+        even where other themes use it too; single words last."""
+        ranked = sorted(scores[theme], key=lambda k: (-scores[theme][k], k))
+        several = [k for k in ranked if " " in k]
+        recurring = [k for k in several if support(k, theme) >= _MIN_LABEL_RESPONDENTS]
+        widened = list(dict.fromkeys(widen(k, theme) for k in recurring))
+        singles = [k for k in ranked if " " not in k]
+        common = sorted(shared_scores[theme], key=lambda k: (-shared_scores[theme][k], k))
+        around = [k for word in singles for k in common if _contains(k, word)]
+        return list(
+            dict.fromkeys(
+                [*widened, *several, *around, *common, *(_join_with(w, ranked) for w in singles)]
+            )
+        )
+
+    def surfaces_of(key: str) -> Counter[str]:
+        if key in stats:
+            return stats[key].surfaces
+        first, other = key.split(" and ")  # a lone word joined with another (_join_with)
+        surface = " and ".join(
+            max(stats[k].surfaces.items(), key=lambda item: (item[1], item[0]))[0]
+            for k in (first, other)
+        )
+        return Counter({surface: 1})
 
     labels: list[str] = []
     keywords: list[list[str]] = []
     taken: set[str] = set()
+    taken_keys: list[str] = []
     # Larger themes choose first so the most-raised theme gets its most natural heading.
-    for theme in sorted(range(n_themes), key=lambda t: (-points_in_theme[t], t)):
-        # A recurring phrase of several words wins over a recurring single word, and both over
-        # wording that only one point used.
-        candidates = [
-            key
-            for group in (ranked[theme], one_offs[theme])
-            for several_words in (True, False)
-            for _, key in group
-            if (" " in key) == several_words
-        ]
+    order = sorted(range(n_themes), key=lambda t: (-points_in_theme[t], t))
+    for theme in order:
         label = ""
-        for key in candidates:
-            candidate = _sentence_case(stats[key].surfaces)
-            if candidate.lower() not in taken:
+        for key in candidates(theme):
+            candidate = _sentence_case(surfaces_of(key), names)
+            # Two headings where one is the other plus a word ("Agency staff", "Fewer agency
+            # staff") read as the same theme twice.
+            if candidate.lower() not in taken and not any(
+                (_contains(key, other) or _contains(other, key))
+                and abs(_content_count(key) - _content_count(other)) <= 1
+                for other in taken_keys
+            ):
                 label = candidate
+                taken_keys.append(key)
                 break
         if not label:
             label = f"Further points ({theme + 1})"
         taken.add(label.lower())
         labels.append(label)
-        keywords.append(_keywords(label, [key for _, key in ranked[theme]], stats))
-    order = sorted(range(n_themes), key=lambda t: (-points_in_theme[t], t))
+        ranked = sorted(scores[theme], key=lambda k: (-scores[theme][k], k))
+        keywords.append(_keywords(label, ranked, stats))
     by_theme = dict(zip(order, zip(labels, keywords, strict=True), strict=True))
     return [by_theme[t][0] for t in range(n_themes)], [by_theme[t][1] for t in range(n_themes)]
+
+
+def _join_with(word: str, ranked_keys: Sequence[str]) -> str:
+    """A lone word made descriptive with the theme's strongest other word ("staff and
+    wellbeing"), when members used no phrase around it at all."""
+    other = next((k for k in ranked_keys if " " not in k and k != word), None)
+    return word if other is None else f"{word} and {other}"
 
 
 def _keywords(label: str, ranked_keys: Sequence[str], stats: dict[str, _PhraseStats]) -> list[str]:
@@ -707,7 +903,19 @@ def _code_comments(
     # cost time and add nothing the sample does not already show.
     sample_texts = [point_texts[i] for i in fit_rows]
     sample_themes = [point_themes[i] for i in fit_rows]
-    labels, keywords = _label_themes(sample_texts, sample_themes, len(centres))
+    sample_owners = [comments[points[i].comment_index].respondent_key for i in fit_rows]
+
+    def top_terms_of(row: np.ndarray) -> np.ndarray:
+        return np.argsort(-row, kind="stable")[:_LABEL_KEY_TERMS]
+
+    key_terms: list[dict[str, float]] = []
+    for row in centres:
+        weights: dict[str, float] = {}
+        for index in top_terms_of(row):
+            for stem in str(vocabulary[index]).split():
+                weights[stem] = max(weights.get(stem, 0.0), float(row[index] / row.max()))
+        key_terms.append(weights)
+    labels, keywords = _label_themes(sample_texts, sample_themes, sample_owners, key_terms)
     shares = _topic_shares(tfidf, centres)
 
     themes: list[CodedTheme] = []
