@@ -32,6 +32,21 @@ def delivery_key(body: dict[str, Any]) -> str | None:
     return f"view_submission:{view['id']}:{view.get('hash', '')}"
 
 
+async def _allowed(
+    services: Services, ack: AsyncAck, body: dict[str, Any], action: str
+) -> str | None:
+    """The submitter's user id when they may `action`; otherwise the modal says why, and None."""
+    user_id = (body.get("user") or {}).get("id") or ""
+    decision = authorize(await resolve_actor(services.db, user_id), action)
+    if decision:
+        return user_id
+    await ack(
+        response_action="update",
+        view=info_modal(say("replies", "title_not_allowed"), decision.reason),
+    )
+    return None
+
+
 def register(app: AsyncApp, services: Services) -> None:
     @app.view(RESPONSE_CALLBACK)
     async def response_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -84,13 +99,8 @@ def register(app: AsyncApp, services: Services) -> None:
 
     @app.view(NEW_CALLBACK)
     async def new_consultation_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
-        user_id = (body.get("user") or {}).get("id") or ""
-        decision = authorize(await resolve_actor(services.db, user_id), "new")
-        if not decision:
-            await ack(
-                response_action="update",
-                view=info_modal(say("replies", "title_not_allowed"), decision.reason),
-            )
+        user_id = await _allowed(services, ack, body, "new")
+        if user_id is None:
             return
         view = body.get("view") or {}
         try:
@@ -133,13 +143,8 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.view(ANSWER_CALLBACK)
     async def answer_submitted(ack: AsyncAck, body: dict[str, Any]) -> None:
         """Staff's answer to a member's question: sent to the asker once."""
-        user_id = (body.get("user") or {}).get("id") or ""
-        decision = authorize(await resolve_actor(services.db, user_id), "answer_question")
-        if not decision:
-            await ack(
-                response_action="update",
-                view=info_modal(say("replies", "title_not_allowed"), decision.reason),
-            )
+        user_id = await _allowed(services, ack, body, "answer_question")
+        if user_id is None:
             return
         view = body.get("view") or {}
         try:
