@@ -46,7 +46,7 @@ class Decision:
 
 ALLOW = Decision(True)
 
-# The slash-command actions and the roles allowed to run them (DESIGN §8).
+# The slash-command actions and the roles allowed to run them (docs/contracts.md, Slack surface).
 COMMAND_ROLES: dict[str, frozenset[Role]] = {
     "help": frozenset(Role),
     "list": frozenset(Role),
