@@ -171,19 +171,25 @@ def _resolve(
     return None
 
 
+async def _stored_codebook(
+    session: AsyncSession, consultation_id: str, question_key: str
+) -> ThemeCodebook | None:
+    return (
+        await session.exec(
+            select(ThemeCodebook).where(
+                ThemeCodebook.consultation_id == consultation_id,
+                ThemeCodebook.question_key == question_key,
+            )
+        )
+    ).first()
+
+
 async def load_codebook(
     db: Database, consultation_id: str, question_key: str
 ) -> tuple[Codebook, str] | None:
     """The stored codebook and the fingerprint it was built from, or None when there is none."""
     async with db.session() as session:
-        book = (
-            await session.exec(
-                select(ThemeCodebook).where(
-                    ThemeCodebook.consultation_id == consultation_id,
-                    ThemeCodebook.question_key == question_key,
-                )
-            )
-        ).first()
+        book = await _stored_codebook(session, consultation_id, question_key)
         if book is None:
             return None
         rows = list(
@@ -372,14 +378,7 @@ async def _store(
     revisions: Mapping[str, int | None],
 ) -> None:
     async with db.session() as session:
-        book = (
-            await session.exec(
-                select(ThemeCodebook).where(
-                    ThemeCodebook.consultation_id == consultation_id,
-                    ThemeCodebook.question_key == question_key,
-                )
-            )
-        ).first()
+        book = await _stored_codebook(session, consultation_id, question_key)
         if book is None:
             book = ThemeCodebook(
                 consultation_id=consultation_id,
@@ -456,14 +455,7 @@ async def _store(
 async def _edit_rows(
     session: AsyncSession, consultation_id: str, question_key: str
 ) -> tuple[ThemeCodebook, dict[str, CodebookTheme]]:
-    book = (
-        await session.exec(
-            select(ThemeCodebook).where(
-                ThemeCodebook.consultation_id == consultation_id,
-                ThemeCodebook.question_key == question_key,
-            )
-        )
-    ).first()
+    book = await _stored_codebook(session, consultation_id, question_key)
     if book is None:
         raise CodebookError(f"Question '{question_key}' has no themes yet.")
     rows = (
