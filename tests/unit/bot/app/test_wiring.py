@@ -7,11 +7,16 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlmodel import select
 
 import bot
 import handlers
+from storage.db import Database
+from storage.models import ReminderPlan
+from tests.conftest import EXAMPLES
 
 TICKS = ["scheduled-launches", "deadlines", "reminders", "reminder-withdrawals"]
 RENDERERS = {"consultation_post", "closing_note", "reminder_dm", "scheduled_launch_note"}
@@ -66,10 +71,44 @@ def test_whatever_is_imported_first_the_composition_root_wires_everything(first:
     assert [h.__name__ for h in hooks.after_change] == ["refresh_answering_state"]
 
 
-def test_importing_the_launch_service_alone_changes_nothing_a_launch_does() -> None:
-    """A launch plans reminders because the composition root lists the hook, not because the
-    reminders module happened to be imported (it was the case before the rooms)."""
+async def test_what_a_launch_does_is_what_it_was_handed_not_what_was_imported(
+    db: Database,
+) -> None:
+    """A launch plans reminders because the composition root hands it the hook: the same launch
+    with no hooks plans none, although the reminders module is imported by then (before the
+    rooms, importing it registered the hook for every launch)."""
+    forget_product_modules()  # the database fixture imported the runtime
     launch = importlib.import_module("bot.consultations.launch")
-    assert not [name for name in vars(launch) if name.isupper() and "LAUNCH" in name]
-    services_module = importlib.import_module("bot.core.services")
-    assert services_module.LifecycleHooks().on_open == []
+    files = importlib.import_module("bot.consultations.files")
+    catalogue = importlib.import_module("bot.consultations.catalogue")
+    directory = importlib.import_module("bot.consultations.directory")
+    wiring = importlib.import_module("bot.app.wiring")
+    hooks_type = importlib.import_module("bot.core.services").LifecycleHooks
+    await directory.load_directory(db, files.load_directory_file(EXAMPLES / "directory.yaml"))
+    spec = files.load_consultation_file(EXAMPLES / "integrating-care.yaml")
+    for consultation_id in ("wired", "bare"):
+        await catalogue.add_consultation(
+            db,
+            spec.model_copy(
+                update={
+                    "id": consultation_id,
+                    "deadline": datetime.now(UTC) + timedelta(days=30),
+                    "launch_at": None,
+                }
+            ),
+            default_timezone="Europe/London",
+        )
+    settings = importlib.import_module("bot.core.settings").Settings(SLACK_BOT_TOKEN="xoxb-unit")
+    client = importlib.import_module("bot.slack.client").make_client("x", "http://127.0.0.1:9/api/")
+    wired = wiring.build_services(settings, db, client)
+    await launch.start_launch(wired, "wired", actor="U01STAFF")
+    bare = wiring.build_services(settings, db, client)
+    bare.hooks = hooks_type()
+    await launch.start_launch(bare, "bare", actor="U01STAFF")
+    async with db.session() as session:
+        planned = (await session.exec(select(ReminderPlan))).all()
+    assert sorted((p.consultation_id, p.offset_label) for p in planned) == [
+        ("wired", "2d"),
+        ("wired", "4h"),
+        ("wired", "7d"),
+    ]
