@@ -11,7 +11,7 @@ from bot.answering.home import publish_home
 from bot.consultations.catalogue import ConsultationError
 from bot.core.permissions import resolve_actor
 from bot.core.services import Services
-from bot.engagement.questions import ask, reads_as_question, thread_consultation
+from bot.engagement.questions import ask_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +42,14 @@ def register(app: AsyncApp, services: Services) -> None:
         """A member's question in the thread of a launch post; any other message is ignored."""
         if not member_thread_reply(event, services.bot_user_id):
             return
-        if not reads_as_question(event["text"]):
-            return
-        channel, thread_ts = event["channel"], event["thread_ts"]
-        consultation_id = await thread_consultation(services.db, channel, thread_ts)
-        if consultation_id is None:  # not a thread of ours: never answer there
-            return
-        actor = await resolve_actor(services.db, event["user"])
         try:
-            await ask(
+            await ask_in_thread(
                 services,
-                consultation_id,
-                actor,
+                event["user"],
                 event["text"],
-                delivery_key=f"message:{channel}:{event['ts']}",
-                channel_id=channel,
-                thread_ts=thread_ts,
+                channel_id=event["channel"],
+                thread_ts=event["thread_ts"],
+                ts=event["ts"],
             )
         except ConsultationError as exc:
             log.info("thread question not taken: %s", exc)

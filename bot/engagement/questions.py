@@ -25,7 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.consultations.catalogue import ConsultationError, target_networks
-from bot.core.permissions import Actor, authorize
+from bot.core.permissions import Actor, authorize, resolve_actor
 from bot.core.services import Services
 from bot.delivery.outbox import enqueue
 from bot.engagement.blocks import (
@@ -399,3 +399,31 @@ async def add_to_faq(
             )
     services.outbox.wake()
     return AddedToFaq(number, bool(added))
+
+
+async def ask_in_thread(
+    services: Services,
+    user_id: str,
+    text: str,
+    *,
+    channel_id: str,
+    thread_ts: str,
+    ts: str,
+) -> Asked | None:
+    """A member's reply in a thread: asked when it reads as a question in the thread of one of
+    our launch posts; anything else (thanks, other threads) is left alone and gives None."""
+    if not reads_as_question(text):
+        return None
+    consultation_id = await thread_consultation(services.db, channel_id, thread_ts)
+    if consultation_id is None:  # not a thread of ours: never answer there
+        return None
+    actor = await resolve_actor(services.db, user_id)
+    return await ask(
+        services,
+        consultation_id,
+        actor,
+        text,
+        delivery_key=f"message:{channel_id}:{ts}",
+        channel_id=channel_id,
+        thread_ts=thread_ts,
+    )
