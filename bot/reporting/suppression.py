@@ -88,12 +88,22 @@ def _merged(breakdowns: list[Breakdown]) -> Breakdown:
                 "percentages": {g: _percent(grouped_counts[g], answered) for g in groups},
             }
         )
+    rows = None
+    if any(b.rows for b in breakdowns):
+        # A matrix question: each row folded the same way, so "other" never carries one
+        # group's own per-row counts.
+        slugs = list(dict.fromkeys(slug for b in breakdowns for slug in (b.rows or {})))
+        rows = {
+            slug: _merged([b.rows[slug] for b in breakdowns if b.rows and slug in b.rows])
+            for slug in slugs
+        }
     return breakdowns[0].model_copy(
         update={
             "answered": answered,
             "counts": {k: counts[k] for k in keys},
             "percentages": {k: _percent(counts[k], answered) for k in keys},
             "grouped": grouped,
+            "rows": rows,
             "suppressed": True,
         }
     )

@@ -149,3 +149,26 @@ async def test_south_west_lead_sees_only_that_there_are_fewer_than_five(db: Data
     staff = await build_summary(services, Actor("U01STAFF", is_staff=True), "poll", None)
     assert "Mental Health Network" not in json.dumps(staff.blocks)
     assert "Other networks" in json.dumps(staff.blocks)
+
+
+def test_a_folded_matrix_group_carries_the_rows_of_everyone_folded_not_one_groups_own() -> None:
+    """Before, "other" kept the first small group's own per-row counts: its members' levers."""
+    from bot.reporting.aggregation import Breakdown
+    from bot.reporting.suppression import OTHER, _fold
+
+    def group(answered: int, legislation: int) -> Breakdown:
+        row = Breakdown(
+            answered=answered,
+            counts={"legislation": legislation, "guidance": answered - legislation},
+            percentages={},
+        )
+        return row.model_copy(update={"rows": {"clinical-leadership": row}})
+
+    groups = {"south-west": group(1, 1), "london": group(2, 0), "north-west": group(9, 3)}
+    shown = _fold(groups, {"south-west", "london"})
+    other = shown[OTHER]
+    assert other.suppressed and other.answered == 3
+    assert other.rows is not None
+    row = other.rows["clinical-leadership"]
+    assert (row.answered, row.counts["legislation"]) == (3, 1)
+    assert set(shown) == {"north-west", OTHER}
