@@ -21,6 +21,7 @@ from yarl import URL
 
 from bot.answering.inbox import backlog as inbox_backlog
 from bot.answering.inbox import backlog_by_state as inbox_by_state
+from bot.app.bolt import NUL_FREE
 from bot.core.services import Services
 from bot.delivery.metrics import CONTENT_TYPE
 from bot.delivery.outbox import backlog
@@ -48,9 +49,12 @@ def to_bolt_request(raw: str, query: str, headers: Mapping[str, str]) -> AsyncBo
         return AsyncBoltRequest(body=raw, query=query, headers=headers)  # type: ignore[arg-type]
     request = AsyncBoltRequest(body="", query=query, headers=headers)  # type: ignore[arg-type]
     request.raw_body = raw
-    request.body = json.loads(URL.build(query_string=raw, encoded=True).query["payload"])
+    payload = URL.build(query_string=raw, encoded=True).query["payload"]
+    request.body = json.loads(payload)
     if isinstance(request.body, dict):
         request.context = build_async_context(AsyncBoltContext({}), request.body)
+        if "\\u0000" not in payload:
+            request.context[NUL_FREE] = True
     return request
 
 

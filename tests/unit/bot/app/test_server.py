@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.app.bolt import build_app
+from bot.app.bolt import NUL_FREE, build_app
 from bot.app.runtime import prepare_database
 from bot.app.server import make_web_app, to_bolt_request
 from bot.app.wiring import subcommands
@@ -200,6 +200,8 @@ def read(raw: str, headers: dict[str, str], *, ours: bool) -> object:
     except (ValueError, LookupError, TypeError, AttributeError) as exc:
         return type(exc).__name__
     context = dict(request.context) if isinstance(request.body, dict) else None
+    if context is not None:
+        context.pop(NUL_FREE, None)  # ours alone: see the NUL tests below
     return request.body, context, request.raw_body
 
 
@@ -229,6 +231,58 @@ def test_a_real_submission_keeps_its_text_and_user() -> None:
 @given(raw=st.text(alphabet=st.sampled_from('payload=%+&;{}[]":,aZ09E2A8\\ \n.~*-_')))
 def test_any_form_body_is_read_as_bolt_reads_it_or_refused_alike(raw: str) -> None:
     assert read(raw, FORM, ours=True) == read(raw, FORM, ours=False)
+
+
+# --- NUL characters: a payload is marked free of them only when it is ---------------------
+
+nul_texts = st.text(alphabet=st.sampled_from(["\x00", "a", "\\", "u", "0", "é", '"']), max_size=8)
+nul_values = st.recursive(
+    st.none() | st.integers() | nul_texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(nul_texts, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(item) for item in value)
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    view=nul_values,
+    ensure_ascii=st.booleans(),
+    spelling=st.sampled_from(["as slack sends it", "every character percent-encoded"]),
+)
+def test_a_payload_is_marked_free_of_nul_only_when_it_is(
+    view: object, ensure_ascii: bool, spelling: str
+) -> None:
+    """The mark lets the dispatch skip its walk over every string: it must never be set on a
+    payload that holds a NUL, however the form spells the JSON escape."""
+    text = json.dumps({"type": "view_submission", "view": view}, ensure_ascii=ensure_ascii)
+    if spelling == "as slack sends it":
+        raw = urlencode({"payload": text})
+    else:
+        raw = "payload=" + "".join(f"%{byte:02X}" for byte in text.encode())
+    request = to_bolt_request(raw, "", FORM)
+    if request.context.get(NUL_FREE):
+        assert not holds_nul(request.body)
+    else:
+        assert "\\u0000" in text
+
+
+def test_a_submission_without_nul_is_marked_so_and_one_with_it_is_not() -> None:
+    clean = {"type": "view_submission", "view": {"c": "Workforce first"}}
+    pasted = {"type": "view_submission", "view": {"c": "Pasted\x00 from a PDF"}}
+    request = to_bolt_request(urlencode({"payload": json.dumps(clean)}), "", FORM)
+    assert request.context.get(NUL_FREE) is True
+    request = to_bolt_request("payload=" + quote(json.dumps(pasted), safe=""), "", FORM)
+    assert not request.context.get(NUL_FREE)
 
 
 def test_slash_commands_and_json_events_go_through_bolts_own_parse() -> None:
