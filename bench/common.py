@@ -260,17 +260,14 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def log_like_production(path: Path) -> None:
-    """Log as `consultbot run` does (INFO, one line per request), into a file: the cost of the
-    request log is part of what is measured, but the terminal shows only the figures."""
+    """Log as `consultbot run` does (bot.app.logs: INFO, one line per request), into a file: the
+    cost of the request log is part of what is measured, but the terminal shows only the
+    figures."""
     import logging
 
-    handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    for noisy in ("slack_sdk", "slack_bolt", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from bot.app.logs import configure_logging
+
+    configure_logging(logging.FileHandler(path))
 
 
 def zone_at_midday() -> str:

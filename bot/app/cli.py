@@ -589,10 +589,9 @@ def run(
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # slack_sdk logs request bodies at DEBUG; keep it above that so tokens and answers stay out.
-    logging.getLogger("slack_sdk").setLevel(logging.WARNING)
-    logging.getLogger("slack_bolt").setLevel(logging.WARNING)
+    from bot.app.logs import configure_logging
+
+    configure_logging()
 
 
 def main() -> None:
