@@ -96,7 +96,7 @@ def validate_answers(
 
 
 def _problem(question: QuestionView, answer: AnswerInput) -> Problem | None:
-    values = {o.value for o in question.options}
+    values = question.option_values
     if question.kind in ("stance", "single_choice"):
         if answer.choice is None:
             return Problem("choice", "Please choose an answer.")

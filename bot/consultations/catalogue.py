@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -54,6 +55,11 @@ class QuestionView:
     @property
     def has_choice(self) -> bool:
         return self.kind != "free_text"
+
+    @cached_property
+    def option_values(self) -> frozenset[str]:
+        """The values a member may choose (checked on every submission: computed once)."""
+        return frozenset(o.value for o in self.options)
 
     def row_text(self, value: str) -> str:
         for row in self.rows:
