@@ -104,6 +104,9 @@ class SandboxSlack:
 
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
+        # user id -> their DM channel's id: found at once, not by a walk over every channel
+        # (a rush's receipts open thousands of DMs).
+        self._dm_of_user: dict[str, str] = {}
         self.calls: list[RecordedCall] = []
         self.invalid_payloads: list[InvalidPayload] = []
         self.all_messages: list[Message] = []
@@ -249,9 +252,9 @@ class SandboxSlack:
 
     def dm_channel_id(self, user_id: str) -> str:
         """The stable DM channel id between the bot and a user (created on first use)."""
-        for ch in self.channels.values():
-            if ch.is_im and ch.user == user_id:
-                return ch.id
+        known = self._dm_of_user.get(user_id)
+        if known is not None and known in self.channels:
+            return known
         dm_id = "D" + (user_id[1:] if user_id[:1] in {"U", "W"} else user_id)
         while dm_id in self.channels:
             dm_id += "X"
@@ -262,6 +265,7 @@ class SandboxSlack:
             is_im=True,
             user=user_id,
         )
+        self._dm_of_user[user_id] = dm_id
         return dm_id
 
     # ------------------------------------------------------------------ driver hooks
@@ -539,12 +543,12 @@ class SandboxSlack:
             return None
         if ref in self.channels:
             return self.channels[ref]
+        if ref in self.users:  # a user id: the DM with them, as Slack resolves it
+            return self.channels[self.dm_channel_id(ref)]
         name = ref.lstrip("#")
         for ch in self.channels.values():
             if not ch.is_im and ch.name == name:
                 return ch
-        if ref in self.users:
-            return self.channels[self.dm_channel_id(ref)]
         return None
 
     def _resolve_channel_id(self, ref: str) -> str | None:
