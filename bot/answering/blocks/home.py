@@ -68,11 +68,17 @@ def home_view(items: list[HomeItem], *, drafts: list[Consultation], staff: bool)
         blocks.append(DividerBlock())
         blocks.append(header("Not launched yet"))
         for c in drafts[:15]:
+            when = f"Deadline {human_deadline(c.deadline, c.timezone)}"
+            if c.launch_at is not None:  # `/consult launch ID at DATE`
+                when = f"Launches {human_deadline(c.launch_at, c.timezone)} (scheduled). " + when
             blocks.append(
                 section(
-                    f"*{escape(c.title)}* `{c.id}`\nDeadline {human_deadline(c.deadline, c.timezone)}",
+                    f"*{escape(c.title)}* `{c.id}`\n{when}",
                     accessory=ButtonElement(
-                        text="Launch", action_id=HOME_LAUNCH_ACTION, value=c.id, style="primary"
+                        text="Launch now" if c.launch_at is not None else "Launch",
+                        action_id=HOME_LAUNCH_ACTION,
+                        value=c.id,
+                        style="primary",
                     ),
                 )
             )
