@@ -208,7 +208,7 @@ async def _deliver(session: AsyncSession, asked: Asked) -> None:
         )
     if asked.match is not None:
         return
-    where = "in the thread of its post" if question.thread_ts else "with /consult ask"
+    where = _where_asked(question)
     for staff in (await session.exec(select(StaffMember.user_id))).all():
         await enqueue(
             session,
@@ -225,6 +225,43 @@ async def _deliver(session: AsyncSession, asked: Asked) -> None:
                     where=where,
                 ),
             },
+            consultation_id=consultation.id,
+        )
+
+
+def _where_asked(question: MemberQuestion) -> str:
+    return "in the thread of its post" if question.thread_ts else "with /consult ask"
+
+
+async def _close_staff_dms(
+    session: AsyncSession, question: MemberQuestion, consultation: Consultation, answered_by: str
+) -> None:
+    """Every staff DM of an answered question loses its Answer button and says who answered:
+    a chat.update of each, sent once its DM has been (the outbox waits on the DM's row)."""
+    prefix = f"question-to-staff:{question.id}:"
+    dms = (
+        await session.exec(
+            select(OutboxMessage).where(col(OutboxMessage.dedup_key).startswith(prefix))
+        )
+    ).all()
+    for dm in dms:
+        await enqueue(
+            session,
+            dedup_key=f"question-answered:{question.id}:{dm.channel}",
+            method="chat.update",
+            channel=dm.channel,
+            payload={
+                "channel": dm.channel,
+                **question_for_staff(
+                    consultation,
+                    question_id=question.id or 0,
+                    asked_by=question.asked_by,
+                    text=question.text,
+                    where=_where_asked(question),
+                    answered_by=answered_by,
+                ),
+            },
+            depends_on_id=dm.id,
             consultation_id=consultation.id,
         )
 
@@ -304,6 +341,7 @@ async def answer_question(
             },
             consultation_id=consultation.id,
         )
+        await _close_staff_dms(session, question, consultation, staff_user)
         session.add(
             AuditEntry(
                 actor=staff_user,
