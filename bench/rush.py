@@ -101,6 +101,7 @@ from storage.models import (
 
 STANCES = ["strongly_agree", "agree", "undecided", "disagree", "strongly_disagree"]
 CONSULTATION = "rush"
+TARGETS_AT = 2000  # submissions: the run the latency and recording targets are set for
 RECEIPT_TEXT = "Your response to "  # a receipt DM's notification text starts so
 REMINDER_TEXT = "Reminder"
 
@@ -607,7 +608,10 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
             and dup["no receipt"] == 0
         )
         ok = ok and good
-        acks_hit = p99 < 0.3 and ratio < 1.5
+        # The latency and recording targets are set for 2,000 submissions; a larger run's are
+        # what `good` checks (nothing lost, no ack over 3 s).
+        targeted = args.members == TARGETS_AT
+        acks_hit = (p99 < 0.3 and ratio < 1.5) or not targeted
         acks.append(
             [
                 r["kind"],
@@ -653,7 +657,7 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
                 *floor_cells,
                 f"{twice}/{dup['no receipt']}",
                 "/".join(f"{mb:.0f}" for mb in r["rss"]),
-                "ok" if good and hit else ("MISS" if good else "FAIL"),
+                "ok" if good and (hit or not targeted) else ("MISS" if good else "FAIL"),
             ]
         )
     limits = (
@@ -667,7 +671,10 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
         f"Deadline rush: {args.members} members submit once each, {args.concurrency} in flight, "
         f"{where}, {limits}"
     )
-    print("Acks (targets: p99 < 300 ms, p50 ratio to the bare app < 1.5; every ack shows saved)")
+    print(
+        "Acks (targets at 2,000 submissions: p99 < 300 ms, p50 ratio to the bare app < 1.5; "
+        "every ack shows saved; at any size: nothing lost, no ack over 3 s)"
+    )
     print(
         table(
             acks,
@@ -689,7 +696,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> bool:
     )
     print()
     print(
-        "After the ack, per submission, seconds p50/p99/max (targets, limits off: recorded p99 "
+        "After the ack, per submission, seconds p50/p99/max (targets at 2,000 submissions, "
+        "limits off: recorded p99 "
         "<= 5 s PostgreSQL, 10 s SQLite; receipt p99 <= 2 s after the recorded p99; >= 300 "
         "recorded/s on PostgreSQL. Limits on: receipts wall <= 1.2x floor)"
     )
