@@ -22,6 +22,10 @@ from handlers.commands import Subcommand
 log = logging.getLogger("consultbot.requests")
 
 SORRY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
+# Set in a request's context (bot.app.server) where its payload's JSON text was seen to hold no
+# "\u0000", the only way JSON can carry a NUL: the walk over every string of a 12 KB modal
+# submission, skipped then, cost about 75 us of every ack (bench/rush.py).
+NUL_FREE = "consultbot_payload_nul_free"
 
 
 def describe_request(body: dict[str, Any]) -> tuple[str, str]:
@@ -102,12 +106,6 @@ class TrackListeners(AsyncListenerStartHandler):
         task = asyncio.current_task()
         if task is not None:
             self.services.track(task)
-
-
-# Set in a request's context where its payload's JSON text was seen to hold no "\u0000" (the
-# only way JSON can carry a NUL): walking every string of a 12 KB modal submission for nothing
-# was a third of what a submission cost beyond a bare Bolt app.
-NUL_FREE = "consultbot_payload_nul_free"
 
 
 def drop_nul_characters(value: Any) -> Any:
