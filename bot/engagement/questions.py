@@ -208,29 +208,37 @@ async def _deliver(session: AsyncSession, asked: Asked) -> None:
         )
     if asked.match is not None:
         return
-    where = _where_asked(question)
     for staff in (await session.exec(select(StaffMember.user_id))).all():
         await enqueue(
             session,
             dedup_key=f"question-to-staff:{question.id}:{staff}",
             method="chat.postMessage",
             channel=staff,
-            payload={
-                "channel": staff,
-                **question_for_staff(
-                    consultation,
-                    question_id=question.id or 0,
-                    asked_by=question.asked_by,
-                    text=question.text,
-                    where=where,
-                ),
-            },
+            payload=_staff_dm(question, consultation, staff),
             consultation_id=consultation.id,
         )
 
 
-def _where_asked(question: MemberQuestion) -> str:
-    return "in the thread of its post" if question.thread_ts else "with /consult ask"
+def _staff_dm(
+    question: MemberQuestion,
+    consultation: Consultation,
+    staff: str,
+    *,
+    answered_by: str | None = None,
+) -> dict[str, Any]:
+    """A staff member's DM of a question: with its Answer button, or who answered it."""
+    where = "in the thread of its post" if question.thread_ts else "with /consult ask"
+    return {
+        "channel": staff,
+        **question_for_staff(
+            consultation,
+            question_id=question.id or 0,
+            asked_by=question.asked_by,
+            text=question.text,
+            where=where,
+            answered_by=answered_by,
+        ),
+    }
 
 
 async def _close_staff_dms(
@@ -250,17 +258,7 @@ async def _close_staff_dms(
             dedup_key=f"question-answered:{question.id}:{dm.channel}",
             method="chat.update",
             channel=dm.channel,
-            payload={
-                "channel": dm.channel,
-                **question_for_staff(
-                    consultation,
-                    question_id=question.id or 0,
-                    asked_by=question.asked_by,
-                    text=question.text,
-                    where=_where_asked(question),
-                    answered_by=answered_by,
-                ),
-            },
+            payload=_staff_dm(question, consultation, dm.channel, answered_by=answered_by),
             depends_on_id=dm.id,
             consultation_id=consultation.id,
         )
