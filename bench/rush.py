@@ -10,8 +10,9 @@ Where the bot runs:
   * by default, in this process (the real `Runtime`, as the scenario tests run it);
   * with --replicas N, as N `consultbot run --http` processes (real subprocesses, configured by
     environment as in production: SLACK_API_URL pointing at the sandbox, DATABASE_URL at the
-    fresh database) behind a round-robin proxy on the loopback, written here; the bare app runs
-    as N processes behind the same proxy. Use PostgreSQL for N > 1 (replicas share it).
+    fresh database) behind a round-robin proxy on the loopback, written here (with N = 1, posted
+    to directly); the bare app runs as N processes the same way. Use PostgreSQL for N > 1
+    (replicas share it).
 
 Prints, per database:
   * acks: answers stored (must equal submissions), acks over 3 s (must be 0), non-200s, how many
@@ -281,6 +282,24 @@ class RoundRobinProxy:
         if self.session is not None:
             await self.session.close()
 
+    @staticmethod
+    def over(backends: list[str]) -> RoundRobinProxy | Direct:
+        """A proxy over several backends; one backend is reached directly (no hop to add)."""
+        return Direct(backends[0]) if len(backends) == 1 else RoundRobinProxy(backends)
+
+
+@dataclass
+class Direct:
+    """One process, posted to directly: what a single replica gets without a load balancer."""
+
+    backend: str
+
+    async def start(self) -> str:
+        return f"{self.backend}/slack/events"
+
+    async def stop(self) -> None:
+        pass
+
 
 def process_env(h: Harness, url: str) -> dict[str, str]:
     """Production configuration, by environment: the sandbox is Slack, `url` the database."""
@@ -305,7 +324,11 @@ async def serve_bare(port: int) -> None:
 
     settings = Settings()
     async with aiohttp.ClientSession() as http:
-        client = make_client("xoxb-bare", settings.slack_api_url, session=http)
+        # The workspace's own token, as the bot has: with any other, Bolt's authorization
+        # would call auth.test (and fail) on every request, and the floor would be no floor.
+        assert settings.slack_bot_token is not None
+        token = settings.slack_bot_token.get_secret_value()
+        client = make_client(token, settings.slack_api_url, session=http)
         services = build_services(settings, Database(settings.database_url), client)
         server = HttpServer(
             make_web_app(bare_app(client), services, signing_secret=SIGNING_SECRET),
@@ -489,7 +512,7 @@ async def run(kind: str, args: argparse.Namespace, logs: Path) -> dict[str, Any]
                 bare_procs = await start_processes(
                     [[sys.executable, __file__, "--serve-bare"]] * args.replicas, env, logs, "bare"
                 )
-                proxy = RoundRobinProxy(bare_procs.urls)
+                proxy = RoundRobinProxy.over(bare_procs.urls)
                 try:
                     floor = await fire_from_child(
                         await proxy.start(), SIGNING_SECRET, bodies, args.concurrency
@@ -504,7 +527,7 @@ async def run(kind: str, args: argparse.Namespace, logs: Path) -> dict[str, Any]
                     logs,
                     "consultbot",
                 )
-                proxy = RoundRobinProxy(bots.urls)
+                proxy = RoundRobinProxy.over(bots.urls)
                 try:
                     ours = await fire_from_child(
                         await proxy.start(), SIGNING_SECRET, bodies, args.concurrency, marker
