@@ -179,6 +179,7 @@ def make_web_app(app: AsyncApp, services: Services, *, signing_secret: str) -> w
         problem = shape_problem(bolt_request.body)
         if problem is not None:
             return web.json_response({"error": f"malformed request body: {problem}"}, status=400)
+        services.load.arrived()
         services.load.in_flight += 1
         try:
             response = await app.async_dispatch(bolt_request)
