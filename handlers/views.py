@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -19,6 +18,7 @@ from bot.engagement.blocks import ANSWER_BLOCK, ANSWER_CALLBACK, ANSWER_INPUT
 from bot.engagement.questions import answer_question
 from bot.reporting.theme_blocks import THEMES_CALLBACK
 from bot.reporting.theme_review import submit_review
+from bot.slack.blocks import read_private_metadata
 from bot.slack.copy import say
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,11 @@ def register(app: AsyncApp, services: Services) -> None:
         if user_id is None:
             return
         view = body.get("view") or {}
-        try:
-            timezone = json.loads(view.get("private_metadata") or "{}").get("tz")
-        except ValueError:
-            timezone = None
-        timezone = timezone or services.settings.timezone
+        metadata = read_private_metadata(view.get("private_metadata")) or {}
+        timezone = metadata.get("tz")
+        timezone = (
+            timezone if isinstance(timezone, str) and timezone else services.settings.timezone
+        )
         state = (view.get("state") or {}).get("values") or {}
         try:
             consultation = await create_from_form(

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.reporting.codebook import MAX_LABEL_CHARS, Review, stance_phrase
-from bot.slack.blocks import context, header, section
+from bot.slack.blocks import context, header, read_private_metadata, section
 from bot.slack.text import escape, truncate
 
 THEMES_CALLBACK = "themes_review"
@@ -37,11 +37,8 @@ def _metadata(consultation_id: str, question_key: str) -> str:
 
 
 def read_metadata(view: dict[str, Any]) -> tuple[str, str] | None:
-    try:
-        data = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not data.get("c") or not data.get("q"):
+    data = read_private_metadata(view.get("private_metadata"))
+    if data is None or not data.get("c") or not data.get("q"):
         return None
     return str(data["c"]), str(data["q"])
 

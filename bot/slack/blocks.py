@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,22 @@ from bot.slack.text import truncate
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
+
+
+def read_private_metadata(raw: object) -> dict[str, Any] | None:
+    """The JSON object a view of ours carries in private_metadata, or None when it is not one.
+
+    It comes back inside the submission, so it can be forged, and JSON nested in a string hides
+    an escaped NUL from the cleaning of the payload itself: "\\u0000" there decodes to a NUL
+    here, which PostgreSQL refuses in a query. Nothing we write holds one, so such metadata is
+    refused like any other that is not ours."""
+    if not isinstance(raw, str) or "\\u0000" in raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def as_dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from slack_sdk.models.views import View
 from bot.answering.answers import MAX_COMMENT, AnswerInput, Problem
 from bot.consultations.catalogue import ConsultationView, QuestionView
 from bot.core.timefmt import human_deadline
-from bot.slack.blocks import header, section
+from bot.slack.blocks import header, read_private_metadata, section
 from bot.slack.text import escape, truncate
 from storage.models import Region
 
@@ -71,16 +71,15 @@ class ModalContext:
 
     @classmethod
     def loads(cls, raw: str | None) -> ModalContext | None:
-        try:
-            data = json.loads(raw or "")
-            channel = data.get("ch")
-            return cls(
-                consultation_id=str(data["c"]),
-                channel_id=channel if isinstance(channel, str) else None,
-                ask_profile=bool(data.get("p")),
-            )
-        except (ValueError, KeyError, TypeError):
+        data = read_private_metadata(raw)
+        if data is None or "c" not in data:
             return None
+        channel = data.get("ch")
+        return cls(
+            consultation_id=str(data["c"]),
+            channel_id=channel if isinstance(channel, str) else None,
+            ask_profile=bool(data.get("p")),
+        )
 
 
 def _option(value: str, label: str) -> Option:
