@@ -10,9 +10,9 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.consultations.files import ConsultationFile
+from bot.core.audit import record
 from storage.db import Database
 from storage.models import (
-    AuditEntry,
     Consultation,
     FaqEntry,
     Network,
@@ -149,7 +149,7 @@ async def add_consultation(
                 )
                 for i, (v, label) in enumerate(q.choices)
             )
-        session.add(AuditEntry(actor=actor, action="consultation.add", consultation_id=spec.id))
+        record(session, actor, "consultation.add", spec.id)
     return consultation
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlmodel import delete, select
 
 from bot.consultations.files import DirectoryFile
+from bot.core.audit import record
 from storage.db import Database
-from storage.models import AuditEntry, MemberProfile, Network, Region, RegionLead, StaffMember
+from storage.models import MemberProfile, Network, Region, RegionLead, StaffMember
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ async def load_directory(
             staff=len(set(directory.staff)),
             members=len(directory.members),
         )
-        session.add(AuditEntry(actor=actor, action="directory.load", detail=result.__dict__))
+        record(session, actor, "directory.load", None, **result.__dict__)
     return result
 
 

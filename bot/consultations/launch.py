@@ -24,12 +24,12 @@ from bot.consultations.catalogue import (
     respondents_by_network,
     target_networks,
 )
+from bot.core.audit import record
 from bot.core.services import Services
 from bot.core.settings import ANON_SECRET_MISSING
 from bot.delivery.outbox import BatchProgress, batch_progress, enqueue
 from storage.db import Database
 from storage.models import (
-    AuditEntry,
     Consultation,
     ConsultationPost,
     Network,
@@ -135,13 +135,13 @@ async def start_launch(
                 )
             )
             queued += 1
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="consultation.launch",
-                consultation_id=consultation_id,
-                detail={"networks": [n.id for n in networks], "queued": queued},
-            )
+        record(
+            session,
+            actor,
+            "consultation.launch",
+            consultation_id,
+            networks=[n.id for n in networks],
+            queued=queued,
         )
     # Members press Respond as soon as the posts appear: the hooks have what answering reads ready.
     services.after_change(consultation_id)

@@ -33,6 +33,7 @@ from bot.consultations.catalogue import (
 )
 from bot.consultations.files import parse_offset
 from bot.consultations.launch import refresh_posts
+from bot.core.audit import record
 from bot.core.services import Services
 from bot.core.timefmt import human_deadline
 from bot.delivery.outbox import enqueue
@@ -100,14 +101,7 @@ async def _after_close(
         )
     for hook in services.hooks.on_close:  # e.g. cancel the reminders, in this transaction
         detail = {**detail, **await hook(session, consultation.id)}
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="consultation.close",
-            consultation_id=consultation.id,
-            detail=detail,
-        )
-    )
+    record(session, actor, "consultation.close", consultation.id, **detail)
 
 
 async def render_closing_note(db: Database, payload: dict) -> dict:
@@ -317,17 +311,16 @@ async def extend_consultation(
                     depends_on_id=post.outbox_id,
                     consultation_id=consultation_id,
                 )
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="consultation.extend",
-                consultation_id=consultation_id,
-                detail={
-                    "from": previous.isoformat(),
-                    "to": deadline.isoformat(),
-                    "reopened": reopened,
-                },
-            )
+        record(
+            session,
+            actor,
+            "consultation.extend",
+            consultation_id,
+            **{
+                "from": previous.isoformat(),
+                "to": deadline.isoformat(),
+                "reopened": reopened,
+            },
         )
     services.after_change(consultation_id)
     services.outbox.wake()

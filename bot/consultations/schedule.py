@@ -29,11 +29,12 @@ from bot.consultations.blocks.notes import scheduled_launch_failed_note, schedul
 from bot.consultations.catalogue import ConsultationError, target_networks
 from bot.consultations.launch import launch_progress, start_launch
 from bot.consultations.lifecycle import parse_new_deadline
+from bot.core.audit import record
 from bot.core.services import Services
 from bot.core.timefmt import human_deadline
 from bot.delivery.outbox import enqueue
 from storage.db import Database
-from storage.models import AuditEntry, Consultation, StaffMember, utcnow
+from storage.models import Consultation, StaffMember, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +81,13 @@ async def schedule_launch(
         consultation.launch_at, consultation.launch_scheduled_by = at, actor
         consultation.launch_lease_until = None
         session.add(consultation)
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="consultation.schedule",
-                consultation_id=consultation_id,
-                detail={
-                    "launch_at": at.isoformat(),
-                    "previous": previous.isoformat() if previous else None,
-                },
-            )
+        record(
+            session,
+            actor,
+            "consultation.schedule",
+            consultation_id,
+            launch_at=at.isoformat(),
+            previous=previous.isoformat() if previous else None,
         )
         await session.flush()
         await session.refresh(consultation)
@@ -108,14 +106,7 @@ async def cancel_scheduled_launch(
         consultation.launch_at = consultation.launch_scheduled_by = None
         consultation.launch_lease_until = None
         session.add(consultation)
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="consultation.unschedule",
-                consultation_id=consultation_id,
-                detail=detail,
-            )
-        )
+        record(session, actor, "consultation.unschedule", consultation_id, **detail)
         await session.flush()
         await session.refresh(consultation)
     return consultation
@@ -205,13 +196,13 @@ async def _drop_schedule(services: Services, consultation_id: str, reason: str) 
             )
         consultation.launch_at = consultation.launch_lease_until = None
         session.add(consultation)
-        session.add(
-            AuditEntry(
-                actor=None,
-                action="consultation.schedule_failed",
-                consultation_id=consultation_id,
-                detail={"launch_at": due.isoformat(), "reason": reason},
-            )
+        record(
+            session,
+            None,
+            "consultation.schedule_failed",
+            consultation_id,
+            launch_at=due.isoformat(),
+            reason=reason,
         )
     services.outbox.wake()
 

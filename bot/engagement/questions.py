@@ -25,6 +25,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.consultations.catalogue import ConsultationError, target_networks
+from bot.core.audit import record
 from bot.core.permissions import Actor, authorize, resolve_actor
 from bot.core.services import Services
 from bot.delivery.outbox import enqueue
@@ -38,7 +39,6 @@ from bot.engagement.blocks import (
 from bot.engagement.faq_match import FaqItem, FaqMatch, best_match
 from storage.db import Database, insert_or_ignore
 from storage.models import (
-    AuditEntry,
     Consultation,
     ConsultationPost,
     FaqEntry,
@@ -340,14 +340,7 @@ async def answer_question(
             consultation_id=consultation.id,
         )
         await _close_staff_dms(session, question, consultation, staff_user)
-        session.add(
-            AuditEntry(
-                actor=staff_user,
-                action="question.answer",
-                consultation_id=consultation.id,
-                detail={"question": question_id},
-            )
-        )
+        record(session, staff_user, "question.answer", consultation.id, question=question_id)
     services.outbox.wake()
     return Answered(question, consultation, answered_now=True)
 
@@ -405,13 +398,8 @@ async def add_to_faq(
         consultation = await session.get(Consultation, question.consultation_id)
         assert consultation is not None
         if added:
-            session.add(
-                AuditEntry(
-                    actor=staff_user,
-                    action="faq.add",
-                    consultation_id=consultation.id,
-                    detail={"question": question_id, "entry": number},
-                )
+            record(
+                session, staff_user, "faq.add", consultation.id, question=question_id, entry=number
             )
         # Only the staff member's own DM with the bot is edited (the click's channel and ts
         # come from the payload and must never let anyone rewrite another message).

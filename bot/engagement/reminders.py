@@ -53,6 +53,7 @@ from bot.consultations.catalogue import (
     target_networks,
 )
 from bot.consultations.files import parse_offset
+from bot.core.audit import record
 from bot.core.permissions import Actor, reminder_scope, scopes_overlap
 from bot.core.services import Services
 from bot.core.timefmt import human_time
@@ -67,7 +68,6 @@ from bot.engagement.blocks import reminder_dm, thread_reminder
 from bot.engagement.escalation import escalate_quiet_regions
 from storage.db import Database, insert_or_ignore
 from storage.models import (
-    AuditEntry,
     Consultation,
     ConsultationPost,
     ManualReminder,
@@ -659,9 +659,7 @@ async def stop_reminders(
             ["consultation_id", "user_id"],
         )
         if opted_out:
-            session.add(
-                AuditEntry(actor=user_id, action="reminders.stop", consultation_id=consultation_id)
-            )
+            record(session, user_id, "reminders.stop", consultation_id)
             await session.flush()
         queued = (
             await session.exec(
@@ -888,19 +886,16 @@ async def nudge(
             )
             counts = RoundCounts(len(reached[network.id]) - later, later, int(scope is None))
             outcome.sent.append((network, counts))
-        session.add(
-            AuditEntry(
-                actor=actor.user_id,
-                action="reminders.nudge",
-                consultation_id=consultation_id,
-                detail={
-                    "networks": list(rows),
-                    "regions": sorted(scope) if scope is not None else None,
-                    "skipped_regions": {k: sorted(v) for k, v in skip.items()},
-                    "dms_now": total.dms_now,
-                    "dms_later": total.dms_later,
-                },
-            )
+        record(
+            session,
+            actor.user_id,
+            "reminders.nudge",
+            consultation_id,
+            networks=list(rows),
+            regions=sorted(scope) if scope is not None else None,
+            skipped_regions={k: sorted(v) for k, v in skip.items()},
+            dms_now=total.dms_now,
+            dms_later=total.dms_later,
         )
     services.outbox.wake()
     return outcome

@@ -30,6 +30,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.consultations.catalogue import ConsultationView, QuestionView, get_consultation
+from bot.core.audit import record
 from bot.core.vocabulary import STANCE_GROUPS
 from bot.reporting.aggregation import (
     Aggregate,
@@ -45,7 +46,6 @@ from bot.reporting.theme_engine import Coding, CommentInput, code_comments, desc
 from storage.db import Database
 from storage.models import (
     Answer,
-    AuditEntry,
     CodebookTheme,
     Response,
     ThemeCodebook,
@@ -503,13 +503,12 @@ async def rename_theme(
         row.label, row.edited, row.updated_at = label, True, utcnow()
         row.description = _redescribe(row.description, label)
         session.add(row)
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="themes.rename",
-                consultation_id=consultation_id,
-                detail={"question": question_key, "theme": theme_id, "from": before, "to": label},
-            )
+        record(
+            session,
+            actor,
+            "themes.rename",
+            consultation_id,
+            **{"question": question_key, "theme": theme_id, "from": before, "to": label},
         )
 
 
@@ -525,18 +524,15 @@ async def merge_themes(
         gone.status, gone.merged_into, gone.edited, gone.updated_at = MERGED, keep, True, utcnow()
         kept.edited, kept.updated_at = True, utcnow()
         session.add_all([kept, gone])
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="themes.merge",
-                consultation_id=consultation_id,
-                detail={
-                    "question": question_key,
-                    "into": keep,
-                    "merged": absorb,
-                    "labels": [kept.label, gone.label],
-                },
-            )
+        record(
+            session,
+            actor,
+            "themes.merge",
+            consultation_id,
+            question=question_key,
+            into=keep,
+            merged=absorb,
+            labels=[kept.label, gone.label],
         )
 
 
@@ -549,13 +545,14 @@ async def drop_theme(
         row = _active(rows, theme_id)
         row.status, row.edited, row.updated_at = DROPPED, True, utcnow()
         session.add(row)
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="themes.drop",
-                consultation_id=consultation_id,
-                detail={"question": question_key, "theme": theme_id, "label": row.label},
-            )
+        record(
+            session,
+            actor,
+            "themes.drop",
+            consultation_id,
+            question=question_key,
+            theme=theme_id,
+            label=row.label,
         )
 
 
