@@ -162,7 +162,8 @@ class InboxWorker:
     async def _park_if_hopeless(self, inbox_id: int, error: str) -> None:
         """After repeated failures give the member their text back, and keep the row for staff
         (not for an anonymous consultation)."""
-        from bot.answering.blocks.modal import parse_submission, unsent_text
+        from bot.answering.blocks.modal import unsent_text
+        from bot.answering.responding import stored_submission
 
         db = self.services.db
         async with db.read_session() as session:
@@ -178,7 +179,7 @@ class InboxWorker:
             row.error = error[:2000]
             if row.attempts >= MAX_ATTEMPTS:
                 row.lease_until = utcnow() + PARKED
-                answers = parse_submission(view, row.payload.get("values") or {}).answers
+                answers = stored_submission(view, row.payload).answers
                 text = unsent_text(view, answers)
                 await enqueue(
                     session,

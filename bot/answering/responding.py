@@ -23,6 +23,7 @@ from bot.answering.blocks.modal import (
     ORGANISATION_BLOCK,
     REGION_BLOCK,
     ModalContext,
+    ParsedSubmission,
     errors_for,
     info_modal,
     parse_submission,
@@ -284,8 +285,8 @@ async def accept_submission(
             "user_id": user_id,
             "consultation_id": view.id,
             "payload": {
-                "private_metadata": view_payload.get("private_metadata"),
-                "values": state,
+                "parsed": parsed.packed(),
+                "ask_profile": context.ask_profile,
                 "networks": [n.id for n in mine],
                 "view_id": view_payload.get("id"),
             },
@@ -325,6 +326,24 @@ def _saved_view(services: Services, view: ConsultationView) -> dict[str, Any]:
     return saved
 
 
+def stored_submission(view: ConsultationView, payload: dict[str, Any]) -> ParsedSubmission:
+    """The answers an inbox row holds: packed as read at the ack, or (rows accepted before
+    packing, still waiting after an upgrade) Slack's form state, read now."""
+    packed = payload.get("parsed")
+    if isinstance(packed, dict):
+        return ParsedSubmission.unpacked(view, packed)
+    return parse_submission(view, payload.get("values") or {})
+
+
+def asked_profile(payload: dict[str, Any]) -> bool:
+    """Did the member's form ask for their region and organisation? Only then are they taken
+    from it: a forged form cannot move a member to another region."""
+    if "ask_profile" in payload:
+        return payload["ask_profile"] is True
+    context = ModalContext.loads(payload.get("private_metadata"))
+    return context is not None and context.ask_profile
+
+
 def wake_recording(services: Services) -> None:
     """After the ack: record what was just accepted now, not at the inbox worker's next poll."""
     if services.inbox is not None:
@@ -348,7 +367,7 @@ async def record_accepted(services: Services, rows: Sequence[InboxSubmission]) -
         (
             row,
             forms[row.consultation_id],
-            parse_submission(forms[row.consultation_id], row.payload.get("values") or {}),
+            stored_submission(forms[row.consultation_id], row.payload),
         )
         for row in rows
     ]
@@ -366,9 +385,8 @@ async def record_accepted(services: Services, rows: Sequence[InboxSubmission]) -
         for n, (row, view, answer) in enumerate(parsed):
             if n % 50 == 49:
                 await asyncio.sleep(0)  # a long batch leaves room for Slack's acks
-            context = ModalContext.loads(row.payload.get("private_metadata"))
             profile = profiles.get(row.user_id)
-            if context is not None and context.ask_profile and answer.region_id:
+            if asked_profile(row.payload) and answer.region_id:
                 anonymous = view.consultation.anonymous
                 if profile is None:
                     # An anonymous answer leaves no time on the profile near its revision's

@@ -11,8 +11,15 @@ import pytest
 from sqlmodel import func, select
 
 from bot.answering.inbox import InboxWorker
+from bot.demo.sandbox.driver import build_state_values
 from bot.demo.sandbox.harness import EXAMPLES, Harness
-from storage.models import InboxSubmission, ResponseRevision, utcnow
+from storage.models import (
+    Answer,
+    InboxSubmission,
+    MemberProfile,
+    ResponseRevision,
+    utcnow,
+)
 from tests.scenarios.test_answering import launch, stance_values
 
 
@@ -92,3 +99,53 @@ async def test_workers_record_every_accepted_answer_once_and_send_each_member_a_
             m for m in harness.slack.dm_messages(user) if "Edit my response" in str(m.blocks)
         ]
         assert len(receipts) == 1, user  # (each was told "saved" in the modal, at the ack)
+
+
+async def test_a_submission_accepted_before_answers_were_packed_is_still_recorded(
+    harness: Harness,
+) -> None:
+    """Rows written by an earlier version (Slack's raw form state) may still wait in the inbox
+    after an upgrade: they are recorded like new ones, the profile asked on the form included."""
+    await launch(harness, CONSULTATION)
+    assert harness.driver is not None and harness.slack is not None
+    assert harness.services.inbox is not None
+    await harness.services.inbox.stop()
+    user = "U0M008"
+    async with harness.services.db.session() as session:  # unknown to the directory: asked
+        profile = await session.get(MemberProfile, user)
+        if profile is not None:
+            await session.delete(profile)
+    channel = next(c.id for c in harness.slack.channels.values() if user in c.members)
+    view = await harness.driver.open_modal_via(
+        user, "respond", message=harness.slack.top_level_messages(channel)[0]
+    )
+    values: dict[str, Any] = stance_values(view, "disagree", "Written before the upgrade")
+    values["profile_region"] = "london"
+    values["profile_organisation"] = "Example Trust"
+    assert (await harness.driver.submit_view(user, view, values)).status == 200
+    async with harness.services.db.session() as session:
+        row = (await session.exec(select(InboxSubmission))).one()
+        assert "values" not in row.payload  # packed at the ack
+        row.payload = {
+            "private_metadata": view["private_metadata"],
+            "values": build_state_values(view, values),
+            "networks": row.payload["networks"],
+            "view_id": row.payload["view_id"],
+        }
+        session.add(row)
+
+    while await InboxWorker(harness.services).record_next():
+        pass
+
+    async with harness.services.db.read_session() as session:
+        assert (await session.exec(select(func.count()).select_from(InboxSubmission))).one() == 0
+        comments = (await session.exec(select(Answer.comment, Answer.choice))).all()
+        profile = await session.get(MemberProfile, user)
+    assert comments and all(
+        (comment, choice) == ("Written before the upgrade", "disagree")
+        for comment, choice in comments
+    )
+    assert profile is not None and (profile.region_id, profile.organisation) == (
+        "london",
+        "Example Trust",
+    )

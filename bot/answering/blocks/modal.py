@@ -249,6 +249,51 @@ class ParsedSubmission:
     region_id: str | None
     organisation: str | None
 
+    def packed(self) -> dict[str, Any]:
+        """What the inbox keeps of a submission: the answers as read from the form, about a
+        tenth of Slack's raw form state (its options' labels and the view's own copy of them),
+        so the row written before the ack is small and the recorder need not read the form
+        again. Empty parts are left out; `unpacked` reads them back."""
+        answers: dict[str, dict[str, Any]] = {}
+        for key, answer in self.answers.items():
+            packed: dict[str, Any] = {}
+            if answer.choice is not None:
+                packed["choice"] = answer.choice
+            if answer.choices:
+                packed["choices"] = list(answer.choices)
+            if answer.comment is not None:
+                packed["comment"] = answer.comment
+            if answer.rows:
+                packed["rows"] = [list(row) for row in answer.rows]
+            answers[key] = packed
+        return {
+            "answers": answers,
+            "consent": self.consent,
+            "region_id": self.region_id,
+            "organisation": self.organisation,
+        }
+
+    @classmethod
+    def unpacked(cls, view: ConsultationView, packed: dict[str, Any]) -> ParsedSubmission:
+        """`packed` read back for `view`: only its questions, as `parse_submission` would have
+        read them (a question removed since the member answered is dropped)."""
+        stored = packed.get("answers") or {}
+        answers: dict[str, AnswerInput] = {}
+        for question in view.questions:
+            answer = stored.get(question.key) or {}
+            answers[question.key] = AnswerInput(
+                choice=answer.get("choice"),
+                choices=tuple(answer.get("choices") or ()),
+                comment=answer.get("comment"),
+                rows=tuple((row, choice) for row, choice in answer.get("rows") or ()),
+            )
+        return cls(
+            answers=answers,
+            consent=packed.get("consent") or "anonymous",
+            region_id=packed.get("region_id"),
+            organisation=packed.get("organisation"),
+        )
+
 
 def parse_submission(view: ConsultationView, state_values: dict[str, Any]) -> ParsedSubmission:
     """Read the member's answers out of `view.state.values`; missing parts read as empty."""
