@@ -250,16 +250,10 @@ class _GroupInsert:
         self.model = model
         self.conflict = conflict
         self.returning = returning
-        insert = upsert_insert("sqlite" if db.is_sqlite else "postgresql")
-        key_columns = [getattr(model, name) for name in conflict]
-        self.statement = (
-            insert(model)
-            .on_conflict_do_nothing(index_elements=conflict)
-            .returning(returning, *key_columns)
-        )
         self.pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
         self.flushing: asyncio.Task[None] | None = None
         self._unnest: dict[tuple[str, ...], tuple[str, list[Any]]] = {}
+        self._sqlite: dict[tuple[str, ...], tuple[str, str, str, list[Any]]] = {}
 
     async def insert(self, values: dict[str, Any]) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -290,9 +284,42 @@ class _GroupInsert:
             for (_, future), result in zip(batch, results, strict=True):
                 _settle(future, result)
 
+    def _bind_processors(self, columns: tuple[str, ...], dialect: Any) -> list[Any]:
+        """Each column's bind processor for `dialect` (None where the driver takes the value
+        as it is): SQLAlchemy's own, so values are stored exactly as through the ORM."""
+        table = self.model.__table__
+        return [
+            dialect.type_descriptor(table.columns[name].type).bind_processor(dialect)
+            for name in columns
+        ]
+
     def _write_in_thread(self, rows: list[dict[str, Any]]) -> list[Any]:
-        with self.db.thread_engine().begin() as conn:
-            return list(conn.execute(self.statement, rows).all())
+        """SQLite: one multi-row INSERT ... RETURNING, its parameters processed here rather
+        than by a compiled statement's per-parameter machinery. This runs in a worker thread
+        that holds the GIL while Python works, so every microsecond here is one the event
+        loop's acks wait for."""
+        engine = self.db.thread_engine()
+        columns = tuple(rows[0])
+        cached = self._sqlite.get(columns)
+        if cached is None:
+            quote = engine.dialect.identifier_preparer.quote
+            cached = self._sqlite[columns] = (
+                f"INSERT INTO {quote(self.model.__table__.name)} "
+                f"({', '.join(quote(c) for c in columns)}) VALUES ",
+                "(" + ", ".join("?" * len(columns)) + ")",
+                f" ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING "
+                f"RETURNING {', '.join(quote(c) for c in [self.returning.key, *self.conflict])}",
+                self._bind_processors(columns, engine.dialect),
+            )
+        head, marks, tail, processors = cached
+        params = tuple(
+            value if process is None else process(value)
+            for row in rows
+            for value, process in zip([row[c] for c in columns], processors, strict=True)
+        )
+        statement = head + ", ".join([marks] * len(rows)) + tail
+        with engine.begin() as conn:
+            return list(conn.exec_driver_sql(statement, params).all())
 
     async def _write(self, rows: list[dict[str, Any]]) -> list[Any]:
         """Insert `rows` in one transaction; the `returning` value of each, None where its key
@@ -346,10 +373,7 @@ class _GroupInsert:
                 f"ON CONFLICT ({', '.join(quote(c) for c in self.conflict)}) DO NOTHING "
                 f"RETURNING {returned}"
             )
-            processors = [
-                dialect.type_descriptor(table.columns[name].type).bind_processor(dialect)
-                for name in columns
-            ]
+            processors = self._bind_processors(columns, dialect)
             prepared = self._unnest[columns] = (statement, processors)
         return prepared
 
