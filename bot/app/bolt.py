@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import time
@@ -10,9 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.listener.async_listener_start_handler import AsyncListenerStartHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.services import Services
 from bot.delivery.metrics import Metrics
@@ -66,6 +71,7 @@ class ConsultbotApp(AsyncApp):
     runs, so it cannot measure what Slack waits for."""
 
     metrics: Metrics | None = None  # set by build_app: request latency by kind
+    workspace: OneWorkspace  # set by build_app: its authorization, warmed by the runtime
 
     async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
         started = time.perf_counter()
@@ -93,6 +99,61 @@ class ConsultbotApp(AsyncApp):
                     }
                 )
             )
+
+
+class OneWorkspace(AsyncAuthorize):
+    """Who the bot is in its one workspace (auth.test), asked once for the whole process.
+
+    Bolt's own single-workspace authorization asks Slack on the first request, and so does
+    every request that arrives before the answer: restarted in the middle of a rush, the bot
+    made a hundred auth.test calls at once, and a member whose call Slack answered with a 429
+    waited out the Retry-After before their ack (one ack took over 3 s in bench/rush.py with
+    Slack's limits on). Here the runtime asks at start, and until an answer is known, callers
+    share one call; a failed call is asked again by the next request."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._identity: dict[str, Any] | None = None
+        self._scopes: str | None = None
+        self._asking: asyncio.Future[dict[str, Any]] | None = None
+
+    async def identity(self) -> dict[str, Any]:
+        """auth.test's answer (team, bot user and bot ids); raises as the call did."""
+        if self._identity is not None:
+            return self._identity
+        if self._asking is None or self._asking.done():
+            self._asking = asyncio.ensure_future(self._ask())
+        # shield: one caller giving up must not cancel the call the others wait on.
+        return await asyncio.shield(self._asking)
+
+    async def _ask(self) -> dict[str, Any]:
+        response = await self.client.auth_test()
+        self._scopes = response.headers.get("x-oauth-scopes")
+        self._identity = dict(response.data) if isinstance(response.data, dict) else {}
+        return self._identity
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
+        known = await self.identity()
+        # As Bolt's single-workspace authorization builds it for a bot token.
+        return AuthorizeResult(
+            enterprise_id=known.get("enterprise_id"),
+            team_id=known.get("team_id"),
+            bot_id=known.get("bot_id"),
+            bot_user_id=known.get("user_id"),
+            bot_token=self.client.token,
+            user_id=user_id,
+            bot_scopes=self._scopes,
+        )
 
 
 class TrackListeners(AsyncListenerStartHandler):
@@ -125,11 +186,14 @@ def drop_nul_characters(value: Any) -> Any:
 
 def build_app(
     services: Services, subcommands: Sequence[Subcommand], *, signing_secret: str
-) -> AsyncApp:
-    app = ConsultbotApp(
-        client=services.client,
-        signing_secret=signing_secret,
-    )
+) -> ConsultbotApp:
+    workspace = OneWorkspace(services.client)
+    # Bolt's client carries no token of its own: each request's comes from `workspace`
+    # (given a token as well, Bolt would ignore it and log a warning at every start).
+    bolt_client = copy.copy(services.client)
+    bolt_client.token = None
+    app = ConsultbotApp(client=bolt_client, signing_secret=signing_secret, authorize=workspace)
+    app.workspace = workspace
     app.listener_runner.listener_start_handler = TrackListeners(services)
     app.metrics = services.metrics
 

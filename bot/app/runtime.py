@@ -7,12 +7,11 @@ import logging
 from dataclasses import dataclass, field
 
 import aiohttp
-from slack_bolt.async_app import AsyncApp
 
 from bot.answering.inbox import InboxWorker
 from bot.answering.responding import warm_answering_caches
 from bot.app import wiring
-from bot.app.bolt import build_app
+from bot.app.bolt import ConsultbotApp, build_app
 from bot.app.server import HttpServer, make_web_app
 from bot.consultations.directory import load_directory
 from bot.consultations.files import load_directory_file
@@ -52,7 +51,7 @@ class Runtime:
     settings: Settings
     options: RuntimeOptions = field(default_factory=RuntimeOptions)
     services: Services | None = None
-    app: AsyncApp | None = None
+    app: ConsultbotApp | None = None
     server: HttpServer | None = None
     _http: aiohttp.ClientSession | None = field(default=None, init=False, repr=False)
 
@@ -76,7 +75,8 @@ class Runtime:
         )
         self.app = build_app(services, wiring.subcommands(), signing_secret=secret)
         try:
-            identity = await client.auth_test()
+            # Asked through the app's authorization, so no Slack request has to ask again.
+            identity = await self.app.workspace.identity()
             services.bot_user_id = identity.get("user_id")
         except Exception as exc:  # offline or a bad token: the first request will say so
             log.warning("auth.test failed at start: %s", type(exc).__name__)

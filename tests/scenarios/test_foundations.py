@@ -3,6 +3,7 @@ forged, stale and malformed requests are refused without a crash."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from bot.demo.sandbox.harness import Harness
@@ -95,3 +96,20 @@ async def test_healthz_reports_database_and_scheduler(harness: Harness) -> None:
     assert response.status == 200
     assert body["database"] == "ok"
     assert body["scheduler"] == "running"
+
+
+async def test_requests_arriving_together_after_a_start_do_not_each_ask_slack_who_the_bot_is(
+    harness: Harness,
+) -> None:
+    """Restarted in the middle of a rush, every request used to call auth.test until the first
+    answer came back; one rate-limited call held that member's ack for its Retry-After."""
+    assert harness.driver is not None and harness.slack is not None
+    assert len(harness.slack.calls_to("auth.test")) == 1  # the runtime's own, at start
+
+    replies = await asyncio.gather(
+        *(harness.driver.slash_command(STAFF if i % 2 else MEMBER, "help") for i in range(20))
+    )
+
+    assert all(reply.status == 200 for reply in replies)
+    assert len(harness.slack.ephemerals(MEMBER)) == 10  # every one was answered
+    assert len(harness.slack.calls_to("auth.test")) == 1
