@@ -362,7 +362,7 @@ async def record_accepted(services: Services, rows: Sequence[InboxSubmission]) -
     named = [row.user_id for row in rows if not forms[row.consultation_id].consultation.anonymous]
     # The member's name as Slack has it, for quote attribution: read here, never taken from
     # the submission, so a forged one cannot put words in someone else's name.
-    people = await services.people.people(sorted(set(named))) if named else {}
+    people = await services.people.people(sorted(set(named)), stale_ok=True) if named else {}
     parsed = [
         (
             row,

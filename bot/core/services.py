@@ -141,7 +141,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.members = ChannelMembers(self.client, spawn=self.in_background)
-        self.people = WorkspacePeople(self.client)
+        self.people = WorkspacePeople(self.client, spawn=self.in_background)
 
     def in_background(self, work: Coroutine[object, None, T]) -> asyncio.Task[T]:
         """Run `work` without waiting for it (holding the task, so it is not collected)."""
