@@ -46,6 +46,17 @@ def post_in(h: Harness, channel: str) -> Any:
     return posts[0]
 
 
+async def launched_form(h: Harness, consultation_id: str) -> dict[str, Any]:
+    """The example consultation launched as `consultation_id`, and the Respond modal MEMBER
+    opens from its post in their network's channel."""
+    await h.add_consultation_file(
+        harness_examples("integrating-care.yaml"), id=consultation_id, deadline=future()
+    )
+    await launch(h, consultation_id)
+    assert h.driver is not None
+    return await h.driver.open_modal_via(MEMBER, "respond", message=post_in(h, "C0ICSNET"))
+
+
 def stance_values(view: dict[str, Any], stance: str = "agree", comment: str | None = None) -> dict:
     values: dict[str, Any] = {}
     for block in view["blocks"]:
@@ -138,14 +149,8 @@ async def test_member_answers_gets_a_receipt_edits_and_both_revisions_are_kept(
 
 
 async def test_retried_submission_records_one_revision(harness: Harness) -> None:
-    await harness.add_consultation_file(
-        harness_examples("integrating-care.yaml"), id="ic-retry", deadline=future()
-    )
-    await launch(harness, "ic-retry")
+    view = await launched_form(harness, "ic-retry")
     assert harness.driver is not None
-    view = await harness.driver.open_modal_via(
-        MEMBER, "respond", message=post_in(harness, "C0ICSNET")
-    )
     values = stance_values(view, "agree", "Once only")
     for retry in (None, 1, 2):
         response = await harness.driver.submit_view(MEMBER, view, values, retry_num=retry)
@@ -160,14 +165,8 @@ async def test_a_comment_with_an_invisible_nul_character_is_saved_without_it(
     harness: Harness,
 ) -> None:
     """PostgreSQL refuses NUL in text: pasted into a comment, it must not cost the answer."""
-    await harness.add_consultation_file(
-        harness_examples("integrating-care.yaml"), id="ic-nul", deadline=future()
-    )
-    await launch(harness, "ic-nul")
+    view = await launched_form(harness, "ic-nul")
     assert harness.driver is not None
-    view = await harness.driver.open_modal_via(
-        MEMBER, "respond", message=post_in(harness, "C0ICSNET")
-    )
     response = await harness.driver.submit_view(
         MEMBER, view, stance_values(view, "agree", "Pasted\x00 from a PDF")
     )
@@ -180,14 +179,8 @@ async def test_a_comment_with_an_invisible_nul_character_is_saved_without_it(
 
 
 async def test_overlong_comment_is_refused_in_the_modal(harness: Harness) -> None:
-    await harness.add_consultation_file(
-        harness_examples("integrating-care.yaml"), id="ic-long", deadline=future()
-    )
-    await launch(harness, "ic-long")
+    view = await launched_form(harness, "ic-long")
     assert harness.driver is not None
-    view = await harness.driver.open_modal_via(
-        MEMBER, "respond", message=post_in(harness, "C0ICSNET")
-    )
     response = await harness.driver.submit_view(
         MEMBER, view, stance_values(view, "agree", "x" * 3001)
     )
@@ -323,14 +316,8 @@ async def test_someone_added_to_a_channel_after_launch_can_answer_at_once(
 async def test_quote_attribution_is_the_name_slack_has_not_one_the_submission_claims(
     harness: Harness,
 ) -> None:
+    view = await launched_form(harness, "ic-names")
     assert harness.driver is not None
-    await harness.add_consultation_file(
-        harness_examples("integrating-care.yaml"), id="ic-names", deadline=future()
-    )
-    await launch(harness, "ic-names")
-    view = await harness.driver.open_modal_via(
-        MEMBER, "respond", message=post_in(harness, "C0ICSNET")
-    )
     # A forged submission carrying someone else's name in the form's metadata.
     metadata = json.loads(view["private_metadata"])
     view["private_metadata"] = json.dumps({**metadata, "n": "The Chief Executive"})

@@ -13,27 +13,14 @@ from sqlmodel import select
 from bot.answering.blocks.modal import ModalContext
 from bot.demo.sandbox.harness import Harness
 from storage.models import InboxSubmission, Response
-from tests.scenarios.test_answering import (
-    MEMBER,
-    future,
-    harness_examples,
-    launch,
-    post_in,
-    stance_values,
-)
+from tests.scenarios.test_answering import MEMBER, launched_form, stance_values
 
 
 async def test_a_nul_nested_in_the_metadata_is_refused_without_a_traceback(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    await harness.add_consultation_file(
-        harness_examples("integrating-care.yaml"), id="ic-meta", deadline=future()
-    )
-    await launch(harness, "ic-meta")
+    view = await launched_form(harness, "ic-meta")
     assert harness.driver is not None
-    view = await harness.driver.open_modal_via(
-        MEMBER, "respond", message=post_in(harness, "C0ICSNET")
-    )
     forged = {**view, "private_metadata": ModalContext("ic-meta\x00", "C0ICSNET").dumps()}
     assert "\\u0000" in forged["private_metadata"]  # as JSON carries it
     with caplog.at_level(logging.INFO):
