@@ -272,6 +272,8 @@ async def accept_submission(
             errors[ORGANISATION_BLOCK] = "Please tell us your organisation."
     if errors:
         return SubmitOutcome(errors=errors)
+    if not context.ask_profile:
+        parsed = parsed.without_profile()
     mine = await services.members.networks_of(user_id, networks)
     if not mine:
         return SubmitOutcome(
@@ -286,7 +288,6 @@ async def accept_submission(
             "consultation_id": view.id,
             "payload": {
                 "parsed": parsed.packed(),
-                "ask_profile": context.ask_profile,
                 "networks": [n.id for n in mine],
                 "view_id": view_payload.get("id"),
             },
@@ -327,21 +328,15 @@ def _saved_view(services: Services, view: ConsultationView) -> dict[str, Any]:
 
 
 def stored_submission(view: ConsultationView, payload: dict[str, Any]) -> ParsedSubmission:
-    """The answers an inbox row holds: packed as read at the ack, or (rows accepted before
-    packing, still waiting after an upgrade) Slack's form state, read now."""
+    """The answers an inbox row holds: packed as read at the ack (with a region and
+    organisation only if the form asked for them), or, for rows accepted before packing and
+    still waiting after an upgrade, Slack's form state read now by the same rule."""
     packed = payload.get("parsed")
     if isinstance(packed, dict):
         return ParsedSubmission.unpacked(view, packed)
-    return parse_submission(view, payload.get("values") or {})
-
-
-def asked_profile(payload: dict[str, Any]) -> bool:
-    """Did the member's form ask for their region and organisation? Only then are they taken
-    from it: a forged form cannot move a member to another region."""
-    if "ask_profile" in payload:
-        return payload["ask_profile"] is True
+    parsed = parse_submission(view, payload.get("values") or {})
     context = ModalContext.loads(payload.get("private_metadata"))
-    return context is not None and context.ask_profile
+    return parsed if context is not None and context.ask_profile else parsed.without_profile()
 
 
 def wake_recording(services: Services) -> None:
@@ -386,7 +381,7 @@ async def record_accepted(services: Services, rows: Sequence[InboxSubmission]) -
             if n % 50 == 49:
                 await asyncio.sleep(0)  # a long batch leaves room for Slack's acks
             profile = profiles.get(row.user_id)
-            if asked_profile(row.payload) and answer.region_id:
+            if answer.region_id:  # only ever set when the form asked for it
                 anonymous = view.consultation.anonymous
                 if profile is None:
                     # An anonymous answer leaves no time on the profile near its revision's

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -248,6 +248,11 @@ class ParsedSubmission:
     consent: str
     region_id: str | None
     organisation: str | None
+
+    def without_profile(self) -> ParsedSubmission:
+        """The same answers with no region or organisation: what counts from a form that did
+        not ask for them (a forged form cannot move a member to another region)."""
+        return replace(self, region_id=None, organisation=None)
 
     def packed(self) -> dict[str, Any]:
         """What the inbox keeps of a submission: the answers as read from the form, about a
