@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot.answering.anonymity import pseudonym
@@ -10,6 +13,8 @@ from bot.consultations.catalogue import list_consultations, target_networks
 from bot.core.permissions import Actor, authorize
 from bot.core.services import Services
 from storage.models import Response
+
+log = logging.getLogger(__name__)
 
 
 async def publish_home(services: Services, actor: Actor) -> None:
@@ -54,6 +59,9 @@ async def publish_home(services: Services, actor: Actor) -> None:
             )
         )
     drafts = [s.consultation for s in summaries if s.consultation.status == "draft"]
-    await services.client.views_publish(
-        user_id=user_id, view=home_view(items, drafts=drafts, staff=manages)
-    )
+    try:
+        await services.client.views_publish(
+            user_id=user_id, view=home_view(items, drafts=drafts, staff=manages)
+        )
+    except SlackApiError as exc:  # e.g. user_not_found for an id Slack does not know
+        log.warning("views.publish failed: %s", exc.response.get("error"))

@@ -64,9 +64,17 @@ _OBJECT_FIELDS = ("event", "view", "user", "team", "container", "channel", "mess
 _LIST_OF_OBJECTS_FIELDS = ("actions",)
 
 
+# Objects Bolt reads whenever the key is there, null or not (its warning about a request no
+# listener takes, for one): Slack leaves the key out rather than send null.
+_OBJECT_WHEN_PRESENT = ("view",)
+
+
 def shape_problem(body: dict[str, Any]) -> str | None:
     """Why `body` is not shaped as Slack sends it (None if it is): refused with a 400 before
     Bolt, rather than letting Bolt's middleware fail on it."""
+    for name in _OBJECT_WHEN_PRESENT:
+        if name in body and not isinstance(body[name], dict):
+            return f"{name} is not an object"
     for name in _OBJECT_FIELDS:
         if body.get(name) is not None and not isinstance(body[name], dict):
             return f"{name} is not an object"
